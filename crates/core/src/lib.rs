@@ -1,0 +1,44 @@
+//! The Code Mesh engine.
+//!
+//! A front end opens a [`Session`], submits [`Op`]s through its [`SessionHandle`] and reads
+//! [`Event`]s back; the session's loop runs in its own task (the [`SessionDriver`]). Inside, the
+//! turn loop builds each model request (system prompt, project instructions, history, tool
+//! specs), streams the answer as events, runs the requested tool calls (reads concurrently,
+//! writes and commands alone and in order) under the permission policy, and feeds the results
+//! back until the model stops, the turn limit is reached or the user cancels.
+//!
+//! The engine reaches the outside world only through three traits: [`Provider`] (a model
+//! API), [`Tool`] (something the model can call) and [`Store`] (where sessions and events are
+//! kept). This crate therefore performs no network, process or async-file I/O of its own and
+//! builds for `wasm32-unknown-unknown`; it must not depend on any other Code Mesh crate than
+//! `protocol`, nor on tokio's runtime, filesystem or process features.
+//!
+//! [`Op`]: code_mesh_protocol::Op
+//! [`Event`]: code_mesh_protocol::Event
+
+mod clock;
+mod error;
+mod events;
+mod history;
+pub mod instructions;
+mod permission;
+mod prompt;
+mod provider;
+mod session;
+mod store;
+mod tool;
+mod turn;
+
+pub use clock::now_ms;
+pub use error::EngineError;
+pub use instructions::InstructionFile;
+pub use permission::PermissionPolicy;
+pub use prompt::base_system_prompt;
+pub use provider::{
+    FinishReason, ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream,
+    StreamEvent,
+};
+pub use session::{OpSender, Session, SessionConfig, SessionDriver, SessionHandle, SessionStart};
+pub use store::{NewSession, Store, StoreError};
+pub use tool::{Tool, ToolContext, ToolError, ToolLimits, ToolOutput, ToolRegistry};
+pub use tokio_util::sync::CancellationToken;

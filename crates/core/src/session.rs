@@ -1,0 +1,287 @@
+//! A session: its handle (ops in, events out) and its driver (the loop that runs turns).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use code_mesh_protocol::{
+    ErrorCode, Event, EventKind, Op, PermissionDecision, Role, SessionId, SessionInfo,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventSink;
+use crate::turn::TurnRunner;
+use crate::{EngineError, InstructionFile, NewSession, Provider, Store, ToolLimits, ToolRegistry};
+
+/// Everything a session runs with.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub provider: Arc<dyn Provider>,
+    /// `provider/model`, as shown and stored.
+    pub model: String,
+    /// The model's name as the provider knows it.
+    pub provider_model: String,
+    /// The workspace root (canonical); tools stay inside it.
+    pub workspace: PathBuf,
+    /// The working directory (canonical).
+    pub cwd: PathBuf,
+    /// Directories outside the workspace the file tools may reach (canonical).
+    pub allowed_paths: Vec<PathBuf>,
+    /// Model requests allowed per user turn.
+    pub max_turns: u32,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    /// Approve what the policy would ask about (`--yes`).
+    pub auto_approve: bool,
+    pub limits: ToolLimits,
+    /// The base system prompt (see [`crate::base_system_prompt`]).
+    pub system_prompt: String,
+    /// Project instructions, outermost first.
+    pub instructions: Vec<InstructionFile>,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("model", &self.model)
+            .field("workspace", &self.workspace)
+            .field("cwd", &self.cwd)
+            .field("max_turns", &self.max_turns)
+            .field("auto_approve", &self.auto_approve)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether to start afresh or continue a stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionStart {
+    New,
+    Resume(SessionId),
+}
+
+/// Opens sessions.
+#[derive(Debug)]
+pub struct Session;
+
+impl Session {
+    /// Creates or loads the session and reports `session_started`. Run the returned driver in
+    /// a task of its own; talk to it through the handle.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        tools: ToolRegistry,
+        config: SessionConfig,
+        start: SessionStart,
+    ) -> Result<(SessionHandle, SessionDriver), EngineError> {
+        let resumed = matches!(start, SessionStart::Resume(_));
+        let (info, history) = match start {
+            SessionStart::New => {
+                let info = store
+                    .create_session(NewSession {
+                        cwd: config.cwd.display().to_string(),
+                        workspace: config.workspace.display().to_string(),
+                        model: config.model.clone(),
+                    })
+                    .await?;
+                (info, Vec::new())
+            }
+            SessionStart::Resume(id) => {
+                let info = store
+                    .session(&id)
+                    .await?
+                    .ok_or_else(|| EngineError::SessionNotFound(id.clone()))?;
+                let history = store.messages(&id).await?;
+                (info, history)
+            }
+        };
+        let SessionInfo {
+            id,
+            last_event_seq,
+            usage,
+            ..
+        } = info;
+        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let (op_tx, op_rx) = mpsc::unbounded_channel();
+        let sink = Arc::new(EventSink::new(
+            id.clone(),
+            store,
+            event_tx,
+            last_event_seq,
+        ));
+        sink.emit(EventKind::SessionStarted {
+            cwd: config.cwd.display().to_string(),
+            workspace: config.workspace.display().to_string(),
+            model: config.model.clone(),
+            resumed,
+        })
+        .await?;
+        let turns_so_far = history.iter().filter(|m| m.role == Role::User).count() as u32;
+        let runner = TurnRunner::new(sink, tools, config, history, usage, turns_so_far);
+        let handle = SessionHandle {
+            id,
+            ops: OpSender(op_tx),
+            events: event_rx,
+        };
+        Ok((handle, SessionDriver { ops: op_rx, runner }))
+    }
+}
+
+/// A front end's side of a session.
+#[derive(Debug)]
+pub struct SessionHandle {
+    id: SessionId,
+    ops: OpSender,
+    events: mpsc::UnboundedReceiver<Event>,
+}
+
+impl SessionHandle {
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    pub fn submit(&self, op: Op) -> Result<(), EngineError> {
+        self.ops.submit(op)
+    }
+
+    /// A cloneable sender, e.g. for a Ctrl-C handler.
+    pub fn op_sender(&self) -> OpSender {
+        self.ops.clone()
+    }
+
+    /// The next event; `None` once the driver has stopped and every event was read.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+}
+
+/// Submits ops to a session.
+#[derive(Clone, Debug)]
+pub struct OpSender(mpsc::UnboundedSender<Op>);
+
+impl OpSender {
+    pub fn submit(&self, op: Op) -> Result<(), EngineError> {
+        self.0.send(op).map_err(|_| EngineError::Closed)
+    }
+}
+
+/// The session's loop; `run` it in its own task.
+pub struct SessionDriver {
+    ops: mpsc::UnboundedReceiver<Op>,
+    runner: TurnRunner,
+}
+
+impl std::fmt::Debug for SessionDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionDriver").finish_non_exhaustive()
+    }
+}
+
+impl SessionDriver {
+    /// Handles ops until `Shutdown` or until every handle is gone.
+    pub async fn run(self) {
+        let SessionDriver { mut ops, mut runner } = self;
+        while let Some(op) = ops.recv().await {
+            match op {
+                Op::UserTurn { text } => {
+                    if run_turn(&mut ops, &mut runner, text).await {
+                        break;
+                    }
+                }
+                Op::Cancel => {}
+                Op::PermissionReply { request_id, .. } => {
+                    runner
+                        .warn(format!("no permission request `{request_id}` is pending"))
+                        .await;
+                }
+                Op::Shutdown => break,
+            }
+        }
+    }
+}
+
+/// Runs one turn while still answering ops. Returns true when the session should end.
+async fn run_turn(
+    ops: &mut mpsc::UnboundedReceiver<Op>,
+    runner: &mut TurnRunner,
+    text: String,
+) -> bool {
+    let cancel = CancellationToken::new();
+    let pending = runner.pending.clone();
+    let sink = runner.sink.clone();
+    let turn = runner.run_turn(text, cancel.clone());
+    tokio::pin!(turn);
+    let mut shutdown = false;
+    let mut ops_open = true;
+    loop {
+        tokio::select! {
+            () = &mut turn => return shutdown,
+            op = ops.recv(), if ops_open => match op {
+                Some(Op::Cancel) => cancel.cancel(),
+                Some(Op::Shutdown) => {
+                    shutdown = true;
+                    cancel.cancel();
+                }
+                None => {
+                    ops_open = false;
+                    shutdown = true;
+                    cancel.cancel();
+                }
+                Some(Op::PermissionReply { request_id, decision }) => {
+                    if !pending.resolve(&request_id, decision) {
+                        let _ = sink
+                            .emit(EventKind::Warning {
+                                message: format!("no permission request `{request_id}` is pending"),
+                            })
+                            .await;
+                    }
+                }
+                Some(Op::UserTurn { .. }) => {
+                    let _ = sink
+                        .emit(EventKind::Error {
+                            code: ErrorCode::Busy,
+                            message: "a turn is already running".into(),
+                            hint: Some("wait for it to finish, or cancel it first".into()),
+                        })
+                        .await;
+                }
+            },
+        }
+    }
+}
+
+/// Permission requests waiting for an answer, by request id.
+#[derive(Clone, Default)]
+pub(crate) struct PendingPermissions(
+    Arc<Mutex<HashMap<String, oneshot::Sender<PermissionDecision>>>>,
+);
+
+impl PendingPermissions {
+    pub(crate) fn insert(&self, request_id: &str) -> oneshot::Receiver<PermissionDecision> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(request_id.to_owned(), tx);
+        rx
+    }
+
+    pub(crate) fn remove(&self, request_id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(request_id);
+    }
+
+    /// Delivers an answer; false when no such request is waiting.
+    pub(crate) fn resolve(&self, request_id: &str, decision: PermissionDecision) -> bool {
+        let sender = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(request_id);
+        match sender {
+            Some(sender) => sender.send(decision).is_ok(),
+            None => false,
+        }
+    }
+}

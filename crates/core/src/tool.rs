@@ -1,0 +1,138 @@
+//! What the model can call.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use code_mesh_protocol::{ToolKind, ToolSpec};
+use tokio_util::sync::CancellationToken;
+
+/// A tool the model can call.
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// Name, description and argument schema, as offered to the model.
+    fn spec(&self) -> ToolSpec;
+
+    /// Whether the tool reads, writes or executes; decides permissions and concurrency.
+    fn kind(&self) -> ToolKind;
+
+    /// One line saying what a call with these arguments would do, for permission prompts,
+    /// e.g. "run `cargo test`" or "write src/main.rs".
+    fn summarize(&self, arguments: &serde_json::Value) -> String;
+
+    /// Runs the call. An `Err` is sent back to the model as a failed result, so its message
+    /// must say what went wrong and what to do instead. Implementations stop promptly when
+    /// `context.cancel` fires and leave no child process behind.
+    async fn call(
+        &self,
+        arguments: serde_json::Value,
+        context: &ToolContext,
+    ) -> Result<ToolOutput, ToolError>;
+}
+
+/// Where and under which limits a tool call runs.
+#[derive(Clone, Debug)]
+pub struct ToolContext {
+    /// The workspace root (canonical): file tools stay inside it.
+    pub workspace: PathBuf,
+    /// The working directory (canonical) relative paths start from.
+    pub cwd: PathBuf,
+    /// Directories outside the workspace that file tools may reach too (canonical).
+    pub allowed_paths: Vec<PathBuf>,
+    pub call_id: String,
+    pub cancel: CancellationToken,
+    pub limits: ToolLimits,
+}
+
+/// Bounds on what one tool call may take and return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToolLimits {
+    /// Default timeout of a shell command, in milliseconds.
+    pub shell_timeout_ms: u64,
+    /// Cap on the output returned to the model, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl Default for ToolLimits {
+    fn default() -> Self {
+        ToolLimits {
+            shell_timeout_ms: 120_000,
+            max_output_bytes: 30_000,
+        }
+    }
+}
+
+/// What a successful call returns to the model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolOutput {
+    pub text: String,
+}
+
+impl From<String> for ToolOutput {
+    fn from(text: String) -> Self {
+        ToolOutput { text }
+    }
+}
+
+/// A failed call: the message goes to the model, so it says what to do instead.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ToolError {
+    pub message: String,
+}
+
+impl ToolError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ToolError {
+            message: message.into(),
+        }
+    }
+}
+
+/// The tools offered to the model, by name, in a stable order.
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    tools: Vec<Arc<dyn Tool>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl ToolRegistry {
+    pub fn new() -> Self {
+        ToolRegistry::default()
+    }
+
+    /// Adds a tool; a later tool with the same name replaces the earlier one.
+    pub fn register(&mut self, tool: Arc<dyn Tool>) {
+        let name = tool.spec().name;
+        match self.by_name.get(&name) {
+            Some(&index) => self.tools[index] = tool,
+            None => {
+                self.by_name.insert(name, self.tools.len());
+                self.tools.push(tool);
+            }
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.by_name.get(name).map(|&index| &self.tools[index])
+    }
+
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.tools.iter().map(|tool| tool.spec()).collect()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.tools.iter().map(|tool| tool.spec().name).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}

@@ -1,0 +1,615 @@
+//! The turn loop: request, stream, run tools, repeat.
+
+use std::sync::Arc;
+
+use code_mesh_protocol::{
+    ErrorCode, EventKind, Message, Part, PermissionDecision, PermissionSource, Role, ToolCall,
+    ToolKind, ToolResult, TurnEndReason, TurnId, Usage,
+};
+use futures::StreamExt;
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventSink;
+use crate::permission::Verdict;
+use crate::session::PendingPermissions;
+use crate::{
+    FinishReason, ModelRequest, PermissionPolicy, ProviderError, SessionConfig, StoreError, Tool,
+    ToolContext, ToolRegistry, history, now_ms, prompt,
+};
+
+pub(crate) struct TurnRunner {
+    pub(crate) sink: Arc<EventSink>,
+    pub(crate) pending: PendingPermissions,
+    tools: ToolRegistry,
+    config: SessionConfig,
+    system: String,
+    history: Vec<Message>,
+    session_usage: Usage,
+    turns: u32,
+    policy: PermissionPolicy,
+    permission_requests: u64,
+}
+
+/// How a turn ended, for `turn_finished`.
+struct TurnSummary {
+    reason: TurnEndReason,
+    steps: u32,
+    usage: Usage,
+}
+
+/// What one model request produced.
+#[derive(Default)]
+struct StepOutput {
+    text: String,
+    reasoning: String,
+    calls: Vec<ToolCall>,
+    usage: Option<Usage>,
+    finish: Option<FinishReason>,
+}
+
+enum StepEnd {
+    Finished,
+    Cancelled,
+    Failed(ProviderError),
+}
+
+/// A tool call checked and ready to run.
+struct ReadyCall {
+    index: usize,
+    tool: Arc<dyn Tool>,
+    arguments: serde_json::Value,
+}
+
+impl TurnRunner {
+    pub(crate) fn new(
+        sink: Arc<EventSink>,
+        tools: ToolRegistry,
+        config: SessionConfig,
+        history: Vec<Message>,
+        session_usage: Usage,
+        turns: u32,
+    ) -> Self {
+        let system = prompt::system_prompt(
+            &config.system_prompt,
+            &config.workspace,
+            &config.cwd,
+            &config.instructions,
+        );
+        let policy = PermissionPolicy::new(config.auto_approve);
+        TurnRunner {
+            sink,
+            pending: PendingPermissions::default(),
+            tools,
+            config,
+            system,
+            history,
+            session_usage,
+            turns,
+            policy,
+            permission_requests: 0,
+        }
+    }
+
+    pub(crate) async fn warn(&self, message: String) {
+        let _ = self.sink.emit(EventKind::Warning { message }).await;
+    }
+
+    /// Runs one user turn to its end and reports `turn_finished`.
+    pub(crate) async fn run_turn(&mut self, text: String, cancel: CancellationToken) {
+        self.turns += 1;
+        let turn = TurnId(self.turns);
+        let mut summary = TurnSummary {
+            reason: TurnEndReason::Failed,
+            steps: 0,
+            usage: Usage::default(),
+        };
+        if let Err(err) = self.turn_steps(turn, text, &cancel, &mut summary).await {
+            summary.reason = TurnEndReason::Failed;
+            let _ = self
+                .sink
+                .emit(EventKind::Error {
+                    code: ErrorCode::Store,
+                    message: err.to_string(),
+                    hint: err.hint(),
+                })
+                .await;
+        }
+        let _ = self
+            .sink
+            .emit(EventKind::TurnFinished {
+                turn,
+                reason: summary.reason,
+                steps: summary.steps,
+                usage: summary.usage,
+            })
+            .await;
+    }
+
+    async fn turn_steps(
+        &mut self,
+        turn: TurnId,
+        text: String,
+        cancel: &CancellationToken,
+        summary: &mut TurnSummary,
+    ) -> Result<(), StoreError> {
+        self.sink.emit(EventKind::TurnStarted { turn }).await?;
+        self.add_message(Role::User, vec![Part::Text { text }], None, false)
+            .await?;
+        loop {
+            if cancel.is_cancelled() {
+                summary.reason = TurnEndReason::Cancelled;
+                return Ok(());
+            }
+            if summary.steps >= self.config.max_turns {
+                summary.reason = TurnEndReason::MaxTurns;
+                return Ok(());
+            }
+            summary.steps += 1;
+            self.sink
+                .emit(EventKind::RequestStarted {
+                    turn,
+                    step: summary.steps,
+                    model: self.config.model.clone(),
+                })
+                .await?;
+            let (output, end) = self.stream_step(cancel).await?;
+            if let Some(usage) = output.usage {
+                summary.usage += usage;
+                self.session_usage += usage;
+                self.sink
+                    .emit(EventKind::UsageUpdated {
+                        usage,
+                        session_total: self.session_usage,
+                    })
+                    .await?;
+            }
+            match end {
+                StepEnd::Finished => {}
+                StepEnd::Cancelled => {
+                    self.keep_partial(output).await?;
+                    summary.reason = TurnEndReason::Cancelled;
+                    return Ok(());
+                }
+                StepEnd::Failed(err) => {
+                    self.keep_partial(output).await?;
+                    self.sink
+                        .emit(EventKind::Error {
+                            code: err.kind.code(),
+                            message: err.message.clone(),
+                            hint: err.hint.clone(),
+                        })
+                        .await?;
+                    summary.reason = TurnEndReason::Failed;
+                    return Ok(());
+                }
+            }
+            if output.finish == Some(FinishReason::Length) {
+                self.warn("the model's answer hit its output token limit and may be cut".into())
+                    .await;
+            }
+            let calls = output.calls.clone();
+            self.add_assistant_message(output, false).await?;
+            if calls.is_empty() {
+                summary.reason = TurnEndReason::Completed;
+                return Ok(());
+            }
+            let results = self.run_tools(&calls, cancel).await;
+            let parts = results.into_iter().map(Part::ToolResult).collect();
+            self.add_message(Role::Tool, parts, None, cancel.is_cancelled())
+                .await?;
+        }
+    }
+
+    /// Sends one request and gathers its answer, reporting deltas as they arrive.
+    async fn stream_step(
+        &mut self,
+        cancel: &CancellationToken,
+    ) -> Result<(StepOutput, StepEnd), StoreError> {
+        let request = ModelRequest {
+            model: self.config.provider_model.clone(),
+            system: self.system.clone(),
+            messages: history::request_messages(&self.history),
+            tools: self.tools.specs(),
+            temperature: self.config.temperature,
+            max_tokens: self.config.max_tokens,
+        };
+        let mut output = StepOutput::default();
+        let provider = self.config.provider.clone();
+        let opened = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Ok((output, StepEnd::Cancelled)),
+            opened = provider.stream(request) => opened,
+        };
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(err) => return Ok((output, StepEnd::Failed(err))),
+        };
+        loop {
+            let item = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok((output, StepEnd::Cancelled)),
+                item = stream.next() => item,
+            };
+            match item {
+                None if output.finish.is_some() => return Ok((output, StepEnd::Finished)),
+                None => {
+                    let err = ProviderError::new(
+                        crate::ProviderErrorKind::StreamCut,
+                        provider.name(),
+                        format!(
+                            "the response from `{}` ended before the model finished",
+                            provider.name()
+                        ),
+                    )
+                    .with_hint("the connection was cut; run again with `-c` to continue");
+                    return Ok((output, StepEnd::Failed(err)));
+                }
+                Some(Err(err)) => return Ok((output, StepEnd::Failed(err))),
+                Some(Ok(event)) => match event {
+                    crate::StreamEvent::TextDelta(delta) => {
+                        output.text.push_str(&delta);
+                        self.sink.emit(EventKind::TextDelta { delta }).await?;
+                    }
+                    crate::StreamEvent::ReasoningDelta(delta) => {
+                        output.reasoning.push_str(&delta);
+                        self.sink.emit(EventKind::ReasoningDelta { delta }).await?;
+                    }
+                    crate::StreamEvent::ToolCall(call) => output.calls.push(call),
+                    crate::StreamEvent::Usage(usage) => output.usage = Some(usage),
+                    crate::StreamEvent::Finished(reason) => output.finish = Some(reason),
+                },
+            }
+        }
+    }
+
+    /// Keeps what arrived before a cancel or failure. Tool calls are dropped: none of them
+    /// ran, and a call without a result would break the history.
+    async fn keep_partial(&mut self, mut output: StepOutput) -> Result<(), StoreError> {
+        output.calls.clear();
+        if output.text.is_empty() && output.reasoning.is_empty() {
+            return Ok(());
+        }
+        self.add_assistant_message(output, true).await
+    }
+
+    async fn add_assistant_message(
+        &mut self,
+        output: StepOutput,
+        interrupted: bool,
+    ) -> Result<(), StoreError> {
+        let mut parts = Vec::with_capacity(output.calls.len() + 2);
+        if !output.reasoning.is_empty() {
+            parts.push(Part::Reasoning {
+                text: output.reasoning,
+                signature: None,
+            });
+        }
+        if !output.text.is_empty() || output.calls.is_empty() {
+            parts.push(Part::Text { text: output.text });
+        }
+        parts.extend(output.calls.into_iter().map(Part::ToolCall));
+        self.add_message(Role::Assistant, parts, output.usage, interrupted)
+            .await
+    }
+
+    async fn add_message(
+        &mut self,
+        role: Role,
+        parts: Vec<Part>,
+        usage: Option<Usage>,
+        interrupted: bool,
+    ) -> Result<(), StoreError> {
+        let message = Message {
+            seq: self.history.last().map_or(1, |m| m.seq + 1),
+            role,
+            parts,
+            model: (role == Role::Assistant).then(|| self.config.model.clone()),
+            usage,
+            interrupted,
+            created_at: now_ms(),
+        };
+        self.sink
+            .emit(EventKind::MessageAdded {
+                message: message.clone(),
+            })
+            .await?;
+        self.history.push(message);
+        Ok(())
+    }
+
+    /// Runs the calls of one step: consecutive reads together, anything else alone, in the
+    /// model's order. Every call gets a result, also when cancelled.
+    async fn run_tools(&mut self, calls: &[ToolCall], cancel: &CancellationToken) -> Vec<ToolResult> {
+        let mut results: Vec<Option<ToolResult>> = vec![None; calls.len()];
+        let mut start = 0;
+        while start < calls.len() && !cancel.is_cancelled() {
+            let read_only = self.is_read_only(&calls[start]);
+            let mut end = start + 1;
+            while read_only && end < calls.len() && self.is_read_only(&calls[end]) {
+                end += 1;
+            }
+            let mut ready = Vec::new();
+            for index in start..end {
+                match self.prepare(index, &calls[index], cancel).await {
+                    Ok(call) => ready.push(call),
+                    Err(result) => results[index] = Some(result),
+                }
+            }
+            let finished = join_all(
+                ready
+                    .into_iter()
+                    .map(|call| self.execute(call, &calls[..], cancel)),
+            )
+            .await;
+            for (index, result) in finished {
+                results[index] = Some(result);
+            }
+            start = end;
+        }
+        results
+            .into_iter()
+            .zip(calls)
+            .map(|(result, call)| {
+                result.unwrap_or_else(|| ToolResult {
+                    call_id: call.call_id.clone(),
+                    name: call.name.clone(),
+                    output: "cancelled by the user before this call ran".into(),
+                    is_error: true,
+                })
+            })
+            .collect()
+    }
+
+    fn is_read_only(&self, call: &ToolCall) -> bool {
+        // Unknown tools fail without running, so they may join a read batch.
+        self.tools
+            .get(&call.name)
+            .is_none_or(|tool| tool.kind().is_read_only())
+    }
+
+    /// Announces the call, checks the tool and its arguments, and settles its permission.
+    /// `Err` carries the failed result to send back.
+    async fn prepare(
+        &mut self,
+        index: usize,
+        call: &ToolCall,
+        cancel: &CancellationToken,
+    ) -> Result<ReadyCall, ToolResult> {
+        let _ = self
+            .sink
+            .emit(EventKind::ToolCallStarted {
+                call_id: call.call_id.clone(),
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+            })
+            .await;
+        let fail = |output: String| ToolResult {
+            call_id: call.call_id.clone(),
+            name: call.name.clone(),
+            output,
+            is_error: true,
+        };
+        let (tool, arguments) = match self.check(call) {
+            Ok(ok) => ok,
+            Err(message) => {
+                let result = fail(message);
+                self.report_finished(&result, 0).await;
+                return Err(result);
+            }
+        };
+        let kind = tool.kind();
+        let decision = match self.policy.evaluate(&call.name, kind) {
+            Verdict::Allow(source) => {
+                if source != PermissionSource::Policy {
+                    self.record_decision(call, PermissionDecision::AllowOnce, source)
+                        .await;
+                }
+                PermissionDecision::AllowOnce
+            }
+            Verdict::Ask => self.ask(call, kind, tool.summarize(&arguments), cancel).await,
+        };
+        if !decision.allows() {
+            let result = fail(format!(
+                "permission denied: the user did not allow this `{}` call. Do not retry it \
+                 unchanged; continue without it or explain what you need and why.",
+                call.name
+            ));
+            self.report_finished(&result, 0).await;
+            return Err(result);
+        }
+        Ok(ReadyCall {
+            index,
+            tool,
+            arguments,
+        })
+    }
+
+    /// Finds the tool and parses the arguments the model wrote.
+    fn check(&self, call: &ToolCall) -> Result<(Arc<dyn Tool>, serde_json::Value), String> {
+        let Some(tool) = self.tools.get(&call.name) else {
+            return Err(format!(
+                "unknown tool `{}`; the available tools are: {}",
+                call.name,
+                self.tools.names().join(", ")
+            ));
+        };
+        let raw = call.arguments.trim();
+        let arguments = if raw.is_empty() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::from_str::<serde_json::Value>(raw).map_err(|err| {
+                format!(
+                    "the arguments of this `{}` call are not valid JSON ({err}); received: {}. \
+                     Send one JSON object matching the tool's parameters.",
+                    call.name,
+                    clip(raw, 400)
+                )
+            })?
+        };
+        if !arguments.is_object() {
+            return Err(format!(
+                "the arguments of a `{}` call must be a JSON object, not {}",
+                call.name,
+                clip(raw, 200)
+            ));
+        }
+        Ok((tool.clone(), arguments))
+    }
+
+    async fn ask(
+        &mut self,
+        call: &ToolCall,
+        kind: ToolKind,
+        summary: String,
+        cancel: &CancellationToken,
+    ) -> PermissionDecision {
+        self.permission_requests += 1;
+        let request_id = format!("perm_{}_{}", self.turns, self.permission_requests);
+        let answer = self.pending.insert(&request_id);
+        let _ = self
+            .sink
+            .emit(EventKind::PermissionRequested {
+                request_id: request_id.clone(),
+                call_id: call.call_id.clone(),
+                tool: call.name.clone(),
+                kind,
+                summary,
+            })
+            .await;
+        let decision = tokio::select! {
+            answer = answer => answer.unwrap_or(PermissionDecision::Deny),
+            () = cancel.cancelled() => PermissionDecision::Deny,
+        };
+        self.pending.remove(&request_id);
+        self.policy.record(&call.name, decision);
+        let _ = self
+            .sink
+            .emit(EventKind::PermissionDecided {
+                request_id,
+                call_id: call.call_id.clone(),
+                decision,
+                source: PermissionSource::User,
+            })
+            .await;
+        decision
+    }
+
+    async fn record_decision(
+        &self,
+        call: &ToolCall,
+        decision: PermissionDecision,
+        source: PermissionSource,
+    ) {
+        let _ = self
+            .sink
+            .emit(EventKind::PermissionDecided {
+                request_id: format!("auto_{}", call.call_id),
+                call_id: call.call_id.clone(),
+                decision,
+                source,
+            })
+            .await;
+    }
+
+    /// Runs one ready call; a cancel stops it (dropping the tool's future, which kills what it
+    /// started) and answers "cancelled".
+    async fn execute(
+        &self,
+        ready: ReadyCall,
+        calls: &[ToolCall],
+        cancel: &CancellationToken,
+    ) -> (usize, ToolResult) {
+        let call = &calls[ready.index];
+        let context = ToolContext {
+            workspace: self.config.workspace.clone(),
+            cwd: self.config.cwd.clone(),
+            allowed_paths: self.config.allowed_paths.clone(),
+            call_id: call.call_id.clone(),
+            cancel: cancel.child_token(),
+            limits: self.config.limits,
+        };
+        let started = now_ms();
+        let outcome = tokio::select! {
+            outcome = ready.tool.call(ready.arguments, &context) => Some(outcome),
+            () = cancel.cancelled() => None,
+        };
+        let (output, is_error) = match outcome {
+            Some(Ok(output)) => (output.text, false),
+            Some(Err(err)) => (err.message, true),
+            None => ("cancelled by the user while running".to_string(), true),
+        };
+        let result = ToolResult {
+            call_id: call.call_id.clone(),
+            name: call.name.clone(),
+            output: truncate_middle(output, self.config.limits.max_output_bytes),
+            is_error,
+        };
+        self.report_finished(&result, now_ms().saturating_sub(started))
+            .await;
+        (ready.index, result)
+    }
+
+    async fn report_finished(&self, result: &ToolResult, duration_ms: u64) {
+        let _ = self
+            .sink
+            .emit(EventKind::ToolCallFinished {
+                call_id: result.call_id.clone(),
+                name: result.name.clone(),
+                output: result.output.clone(),
+                is_error: result.is_error,
+                duration_ms,
+            })
+            .await;
+    }
+}
+
+/// The first `max` bytes of `text` (on a character boundary), marked when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
+/// Keeps the head and tail of an output longer than `max` bytes: the start says what ran and
+/// the end usually holds the error.
+pub(crate) fn truncate_middle(text: String, max: usize) -> String {
+    if text.len() <= max || max == 0 {
+        return text;
+    }
+    let keep = max / 2;
+    let mut head_end = keep;
+    while !text.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let mut tail_start = text.len() - keep;
+    while !text.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    format!(
+        "{}\n[… {} bytes omitted …]\n{}",
+        &text[..head_end],
+        tail_start - head_end,
+        &text[tail_start..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_middle_keeps_both_ends_on_char_boundaries() {
+        let text = "é".repeat(100);
+        let cut = truncate_middle(text.clone(), 51);
+        assert!(cut.starts_with('é'));
+        assert!(cut.ends_with('é'));
+        assert!(cut.contains("bytes omitted"));
+        assert_eq!(truncate_middle("short".into(), 10), "short");
+    }
+}

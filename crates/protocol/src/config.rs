@@ -1,0 +1,767 @@
+//! The configuration schema: what `config.toml` and `code-mesh.toml` may contain.
+//!
+//! Pure data and serde. Loading, layering, provenance and friendly error messages live in
+//! the `code-mesh-config` crate; this module only says what a valid configuration looks
+//! like and what its built-in defaults are. Every struct rejects unknown keys.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The whole configuration, after all layers are merged.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[project]`: facts about the project and where its instructions live.
+    pub project: ProjectConfig,
+    /// `[agents]`: how many agents run, how they cooperate and how long they may take.
+    pub agents: AgentsConfig,
+    /// `[providers]`: which model provider and model to use, and extra named providers.
+    pub providers: ProvidersConfig,
+    /// `[memory]`: sessions and the model's context window.
+    pub memory: MemoryConfig,
+    /// `[tools]`: the tools agents may use and their limits.
+    pub tools: ToolsConfig,
+}
+
+/// `[project]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Project name, shown to the model (detected when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Project version, shown to the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Main programming language, e.g. "rust" (detected when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Main framework, e.g. "axum".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub framework: Option<String>,
+    /// Instruction file names read from the repository root down to the working directory.
+    pub instructions: Vec<String>,
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            version: None,
+            language: None,
+            framework: None,
+            instructions: vec!["AGENTS.md".to_owned(), "CODE_MESH.md".to_owned()],
+        }
+    }
+}
+
+/// `[agents]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// Most agents running at once.
+    pub max_count: u32,
+    /// How agents cooperate when no strategy is given: single, hierarchical, pipeline, mesh or swarm.
+    pub default_strategy: Strategy,
+    /// Let the coordinator spawn specialist agents on its own.
+    pub auto_spawn: bool,
+    /// Longest time one agent may work on a task, e.g. "300s".
+    pub timeout: Duration,
+    /// Most model requests allowed for one user turn.
+    pub max_turns: u32,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self {
+            max_count: 8,
+            default_strategy: Strategy::Single,
+            auto_spawn: true,
+            timeout: Duration::from_secs(300),
+            max_turns: 100,
+        }
+    }
+}
+
+/// How agents cooperate on a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// One agent does all the work.
+    #[default]
+    Single,
+    /// A coordinator splits the task and hands parts to specialists.
+    Hierarchical,
+    /// Agents work in sequence, each passing its result to the next.
+    Pipeline,
+    /// Agents work as peers and message each other.
+    Mesh,
+    /// Several agents try the same task; tests pick the winner.
+    Swarm,
+}
+
+impl Strategy {
+    /// Every strategy, in the order users see them.
+    pub const ALL: [Strategy; 5] = [
+        Strategy::Single,
+        Strategy::Hierarchical,
+        Strategy::Pipeline,
+        Strategy::Mesh,
+        Strategy::Swarm,
+    ];
+
+    /// The name used in config files and on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Single => "single",
+            Strategy::Hierarchical => "hierarchical",
+            Strategy::Pipeline => "pipeline",
+            Strategy::Mesh => "mesh",
+            Strategy::Swarm => "swarm",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[providers]`: scalar keys for the defaults, and any table is a named provider
+/// (`[providers.local]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProvidersConfig {
+    /// Provider used when a model name has no `provider/` prefix, or no model is given.
+    pub default: Option<String>,
+    /// Default model as `provider/model`, e.g. "openai/gpt-5-mini".
+    pub model: Option<String>,
+    /// Providers to try, in order, when the chosen one fails.
+    pub fallback: Vec<String>,
+    /// Most tokens the model may generate in one response (the provider's default when unset).
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature from 0.0 to 2.0 (the provider's default when unset).
+    pub temperature: Option<f32>,
+    /// Named providers: every `[providers.<name>]` table.
+    pub named: BTreeMap<String, ProviderConfig>,
+}
+
+impl ProvidersConfig {
+    /// The scalar keys of `[providers]`; any other key must be a provider table.
+    pub const KEYS: [&'static str; 5] = ["default", "model", "fallback", "max_tokens", "temperature"];
+}
+
+impl Serialize for ProvidersConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(default) = &self.default {
+            map.serialize_entry("default", default)?;
+        }
+        if let Some(model) = &self.model {
+            map.serialize_entry("model", model)?;
+        }
+        map.serialize_entry("fallback", &self.fallback)?;
+        if let Some(max_tokens) = &self.max_tokens {
+            map.serialize_entry("max_tokens", max_tokens)?;
+        }
+        if let Some(temperature) = self.temperature {
+            // Through the shortest decimal form, so 0.7 stays 0.7 rather than 0.699999988.
+            let temperature: f64 = temperature
+                .to_string()
+                .parse()
+                .unwrap_or(f64::from(temperature));
+            map.serialize_entry("temperature", &temperature)?;
+        }
+        for (name, provider) in &self.named {
+            map.serialize_entry(name, provider)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ProvidersConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ProvidersVisitor)
+    }
+}
+
+struct ProvidersVisitor;
+
+impl<'de> Visitor<'de> for ProvidersVisitor {
+    type Value = ProvidersConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the [providers] table")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut providers = ProvidersConfig::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "default" => providers.default = Some(map.next_value()?),
+                "model" => providers.model = Some(map.next_value()?),
+                "fallback" => providers.fallback = map.next_value()?,
+                "max_tokens" => providers.max_tokens = Some(map.next_value()?),
+                "temperature" => providers.temperature = Some(map.next_value()?),
+                _ => {
+                    let provider = map.next_value_seed(NamedProviderSeed { name: &key })?;
+                    providers.named.insert(key, provider);
+                }
+            }
+        }
+        Ok(providers)
+    }
+}
+
+/// Deserializes one `[providers.<name>]` entry, refusing anything that is not a table.
+struct NamedProviderSeed<'a> {
+    name: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for NamedProviderSeed<'_> {
+    type Value = ProviderConfig;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NamedProviderSeed<'_> {
+    type Value = ProviderConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a provider table [providers.{}] (the other keys of [providers] are {})",
+            self.name,
+            ProvidersConfig::KEYS.join(", ")
+        )
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        ProviderConfig::deserialize(de::value::MapAccessDeserializer::new(map))
+    }
+}
+
+/// `[providers.<name>]`: a provider reached through its own endpoint, key or models.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Base URL of the API, e.g. "http://localhost:1234/v1".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Name of the environment variable that holds the API key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Models offered by this provider; the first is its default model.
+    pub models: Vec<String>,
+    /// Wire format the provider speaks: "chat" (OpenAI Chat Completions).
+    pub wire: Wire,
+    /// Extra HTTP headers sent with every request.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The wire format a named provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wire {
+    /// OpenAI Chat Completions, as spoken by most OpenAI-compatible servers.
+    #[default]
+    Chat,
+}
+
+/// `[memory]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Idle time after which a session is considered over, e.g. "24h".
+    pub session_timeout: Duration,
+    /// Largest context sent to the model, in tokens, e.g. "100k" or 100000.
+    pub max_context_size: TokenCount,
+    /// Summarize older messages when the context fills up.
+    pub auto_summarize: bool,
+    /// Where sessions and memory are kept: "sqlite".
+    pub persistence: Persistence,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            session_timeout: Duration::from_secs(24 * 60 * 60),
+            max_context_size: TokenCount::new(100_000),
+            auto_summarize: true,
+            persistence: Persistence::Sqlite,
+        }
+    }
+}
+
+/// Where sessions and memory are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persistence {
+    /// A SQLite database in the data directory.
+    #[default]
+    Sqlite,
+}
+
+/// `[tools]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Let agents use git.
+    pub git: bool,
+    /// Package manager to use, or "auto" to detect it.
+    pub package_manager: String,
+    /// Test runner to use, or "auto" to detect it.
+    pub test_runner: String,
+    /// Formatter to use, or "auto" to detect it.
+    pub formatter: String,
+    /// Linter to use, or "auto" to detect it.
+    pub linter: String,
+    /// Directories outside the workspace that file tools may access.
+    pub allowed_paths: Vec<String>,
+    /// Default timeout of a shell command, e.g. "120s".
+    pub bash_timeout: Duration,
+    /// Most bytes of tool output returned to the model.
+    pub max_output_bytes: usize,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            git: true,
+            package_manager: "auto".to_owned(),
+            test_runner: "auto".to_owned(),
+            formatter: "auto".to_owned(),
+            linter: "auto".to_owned(),
+            allowed_paths: Vec::new(),
+            bash_timeout: Duration::from_secs(120),
+            max_output_bytes: 30_000,
+        }
+    }
+}
+
+/// A length of time written as a number and a unit: "1500ms", "30s", "5m", "24h", "2d".
+///
+/// Millisecond precision. `Display` writes the largest unit that is exact, so it parses
+/// back to the same value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration {
+    millis: u64,
+}
+
+const DURATION_UNITS: [(&str, u64); 5] = [
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
+impl Duration {
+    /// A duration of whole milliseconds.
+    pub const fn from_millis(millis: u64) -> Self {
+        Self { millis }
+    }
+
+    /// A duration of whole seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Self {
+            millis: secs.saturating_mul(1_000),
+        }
+    }
+
+    /// The length in milliseconds.
+    pub const fn as_millis(self) -> u64 {
+        self.millis
+    }
+
+    /// The same length as a [`std::time::Duration`].
+    pub const fn as_std(self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.millis)
+    }
+}
+
+impl From<Duration> for std::time::Duration {
+    fn from(duration: Duration) -> Self {
+        duration.as_std()
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.millis == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, scale) in DURATION_UNITS {
+            if self.millis % scale == 0 {
+                return write!(f, "{}{unit}", self.millis / scale);
+            }
+        }
+        write!(f, "{}ms", self.millis)
+    }
+}
+
+/// A duration that could not be parsed; its message says which forms are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseDurationError {
+    input: String,
+}
+
+impl fmt::Display for ParseDurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid duration {} (use e.g. \"30s\", \"5m\", \"2h\"; units: ms, s, m, h, d)",
+            self.input
+        )
+    }
+}
+
+impl std::error::Error for ParseDurationError {}
+
+impl FromStr for Duration {
+    type Err = ParseDurationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || ParseDurationError {
+            input: format!("{text:?}"),
+        };
+        let trimmed = text.trim();
+        let split = trimmed
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(error)?;
+        let (number, unit) = trimmed.split_at(split);
+        let scale = DURATION_UNITS
+            .iter()
+            .find(|(name, _)| *name == unit.trim())
+            .map(|(_, scale)| *scale)
+            .ok_or_else(error)?;
+        scaled_decimal(number, scale)
+            .map(Duration::from_millis)
+            .ok_or_else(error)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+struct DurationVisitor;
+
+impl Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration such as \"30s\", \"5m\" or \"2h\"")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+        text.parse().map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Duration, E> {
+        Err(E::custom(ParseDurationError {
+            input: number.to_string(),
+        }))
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Duration, E> {
+        Err(E::custom(ParseDurationError {
+            input: number.to_string(),
+        }))
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Duration, E> {
+        Err(E::custom(ParseDurationError {
+            input: number.to_string(),
+        }))
+    }
+}
+
+/// A number of tokens, written as an integer (100000) or with a `k` or `m` suffix
+/// ("100k", "1.5m"; k = 1,000, m = 1,000,000).
+///
+/// `Display` writes the shortest exact form ("100k", "1500k", "12345"), which parses back
+/// to the same value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TokenCount(u64);
+
+impl TokenCount {
+    /// A count of `tokens`.
+    pub const fn new(tokens: u64) -> Self {
+        Self(tokens)
+    }
+
+    /// The number of tokens.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl From<u64> for TokenCount {
+    fn from(tokens: u64) -> Self {
+        Self(tokens)
+    }
+}
+
+impl fmt::Display for TokenCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("0"),
+            n if n % 1_000_000 == 0 => write!(f, "{}m", n / 1_000_000),
+            n if n % 1_000 == 0 => write!(f, "{}k", n / 1_000),
+            n => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A token count that could not be parsed; its message says which forms are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseTokenCountError {
+    input: String,
+}
+
+impl fmt::Display for ParseTokenCountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid token count {} (use a whole number such as 100000, or \"100k\", \"1.5m\")",
+            self.input
+        )
+    }
+}
+
+impl std::error::Error for ParseTokenCountError {}
+
+impl FromStr for TokenCount {
+    type Err = ParseTokenCountError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || ParseTokenCountError {
+            input: format!("{text:?}"),
+        };
+        let trimmed = text.trim();
+        let (number, scale) = match trimmed.char_indices().last() {
+            Some((at, 'k' | 'K')) => (&trimmed[..at], 1_000),
+            Some((at, 'm' | 'M')) => (&trimmed[..at], 1_000_000),
+            _ => (trimmed, 1),
+        };
+        scaled_decimal(number.trim_end(), scale)
+            .map(TokenCount)
+            .ok_or_else(error)
+    }
+}
+
+impl Serialize for TokenCount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0 % 1_000 == 0 && self.0 != 0 {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TokenCountVisitor)
+    }
+}
+
+struct TokenCountVisitor;
+
+impl Visitor<'_> for TokenCountVisitor {
+    type Value = TokenCount;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a token count such as 100000, \"100k\" or \"1.5m\"")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<TokenCount, E> {
+        text.parse().map_err(E::custom)
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<TokenCount, E> {
+        Ok(TokenCount(number))
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<TokenCount, E> {
+        u64::try_from(number).map(TokenCount).map_err(|_| {
+            E::custom(ParseTokenCountError {
+                input: number.to_string(),
+            })
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<TokenCount, E> {
+        Err(E::custom(ParseTokenCountError {
+            input: number.to_string(),
+        }))
+    }
+}
+
+/// `number * scale` for a plain decimal `number` ("12", "1.5"), when the result is a whole
+/// number that fits in a `u64`. Exact: no floating point.
+fn scaled_decimal(number: &str, scale: u64) -> Option<u64> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
+        return None;
+    }
+    if number.ends_with('.') {
+        return None;
+    }
+    let mut value = whole.parse::<u64>().ok()?.checked_mul(scale)?;
+    let fraction = fraction.trim_end_matches('0');
+    if !fraction.is_empty() {
+        let denominator = 10u64.checked_pow(u32::try_from(fraction.len()).ok()?)?;
+        let numerator = fraction.parse::<u64>().ok()?.checked_mul(scale)?;
+        if numerator % denominator != 0 {
+            return None;
+        }
+        value = value.checked_add(numerator / denominator)?;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        let cases = [
+            ("1500ms", 1_500),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("24h", 86_400_000),
+            ("2d", 172_800_000),
+            ("1.5h", 5_400_000),
+            (" 10 s ", 10_000),
+            ("0s", 0),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(text.parse::<Duration>(), Ok(Duration::from_millis(millis)), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_say_which_forms_are_accepted() {
+        for text in ["soon", "30", "", "s", "5 minutes", "1.2.3s", "-5s", "0.0001s", "1e3s"] {
+            let error = text.parse::<Duration>().map(|_| ()).err();
+            let message = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("use e.g. \"30s\""), "{text}: {message}");
+        }
+        assert_eq!(
+            "soon".parse::<Duration>().map_err(|e| e.to_string()),
+            Err("invalid duration \"soon\" (use e.g. \"30s\", \"5m\", \"2h\"; units: ms, s, m, h, d)".to_owned())
+        );
+    }
+
+    #[test]
+    fn durations_display_in_the_largest_exact_unit_and_round_trip() {
+        let cases = [
+            (0, "0s"),
+            (1_500, "1500ms"),
+            (30_000, "30s"),
+            (90_000, "90s"),
+            (300_000, "5m"),
+            (5_400_000, "90m"),
+            (86_400_000, "1d"),
+            (90_000_000, "25h"),
+        ];
+        for (millis, text) in cases {
+            let duration = Duration::from_millis(millis);
+            assert_eq!(duration.to_string(), text);
+            assert_eq!(text.parse::<Duration>(), Ok(duration));
+        }
+    }
+
+    #[test]
+    fn token_counts_parse_integers_and_suffixes() {
+        let cases = [
+            ("100000", 100_000),
+            ("100k", 100_000),
+            ("100K", 100_000),
+            ("1.5m", 1_500_000),
+            ("2M", 2_000_000),
+            ("0.5k", 500),
+            ("128 k", 128_000),
+        ];
+        for (text, tokens) in cases {
+            assert_eq!(text.parse::<TokenCount>(), Ok(TokenCount::new(tokens)), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_token_counts_say_which_forms_are_accepted() {
+        for text in ["lots", "", "k", "1.2345k", "100g", "-5", "1,000"] {
+            let message = text
+                .parse::<TokenCount>()
+                .map(|_| ())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(message.contains("\"100k\", \"1.5m\""), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn token_counts_display_the_shortest_exact_form_and_round_trip() {
+        for (tokens, text) in [(0, "0"), (12_345, "12345"), (100_000, "100k"), (1_500_000, "1500k"), (2_000_000, "2m")] {
+            let count = TokenCount::new(tokens);
+            assert_eq!(count.to_string(), text);
+            assert_eq!(text.parse::<TokenCount>(), Ok(count));
+        }
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let mut config = Config::default();
+        config.providers.model = Some("openai/gpt-5-mini".to_owned());
+        config.providers.temperature = Some(0.7);
+        config.providers.named.insert(
+            "local".to_owned(),
+            ProviderConfig {
+                base_url: Some("http://localhost:1234/v1".to_owned()),
+                models: vec!["qwen3-coder".to_owned()],
+                ..ProviderConfig::default()
+            },
+        );
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["agents"]["timeout"], "5m");
+        assert_eq!(json["memory"]["max_context_size"], "100k");
+        assert_eq!(json["providers"]["temperature"], 0.7);
+        assert_eq!(json["providers"]["local"]["wire"], "chat");
+        let back: Config = serde_json::from_value(json).unwrap();
+        assert_eq!(back, config);
+    }
+
+    #[test]
+    fn a_scalar_unknown_key_under_providers_is_refused() {
+        let json = serde_json::json!({ "providers": { "defualt": "openai" } });
+        let error = serde_json::from_value::<Config>(json).unwrap_err().to_string();
+        assert!(error.contains("a provider table [providers.defualt]"), "{error}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let json = serde_json::json!({ "agents": { "max_cuont": 3 } });
+        assert!(serde_json::from_value::<Config>(json).is_err());
+    }
+}

@@ -1,0 +1,174 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{Message, PermissionDecision, SessionId, ToolKind, TurnId, Usage};
+
+/// Something the engine reports. `run --json` prints one per line; the store appends the
+/// persistent ones, so a session can be rebuilt from its events.
+///
+/// On the wire the kind's fields sit beside `seq`, `session_id` and `at`, with the kind's name
+/// in `type`: `{"seq":3,"session_id":"ses_…","at":1764245000000,"type":"text_delta","delta":"Hi"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Per-session sequence number, starting at 1, without gaps across resumptions.
+    pub seq: u64,
+    pub session_id: SessionId,
+    /// Milliseconds since the Unix epoch.
+    pub at: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`]. Names follow the seed's `SystemEvent` where one exists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The session is ready: new, or resumed with its history.
+    SessionStarted {
+        cwd: String,
+        workspace: String,
+        model: String,
+        resumed: bool,
+    },
+    /// A message was added to the history (a user prompt, a finished assistant message, or the
+    /// results of its tool calls). The history is exactly the sequence of these.
+    MessageAdded { message: Message },
+    /// A user turn began.
+    TurnStarted { turn: TurnId },
+    /// A request to the model is about to be sent; `step` counts requests within the turn.
+    RequestStarted { turn: TurnId, step: u32, model: String },
+    /// Streamed assistant text. Not stored: the finished message is.
+    TextDelta { delta: String },
+    /// Streamed reasoning text. Not stored: the finished message is.
+    ReasoningDelta { delta: String },
+    /// The model asked for a tool call and it is about to be checked and run.
+    ToolCallStarted {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    /// A tool call needs the user's approval; answer with `Op::PermissionReply`.
+    PermissionRequested {
+        request_id: String,
+        call_id: String,
+        tool: String,
+        kind: ToolKind,
+        /// One line saying what the call would do, e.g. "run `cargo test`".
+        summary: String,
+    },
+    /// How a tool call's permission was settled.
+    PermissionDecided {
+        request_id: String,
+        call_id: String,
+        decision: PermissionDecision,
+        source: PermissionSource,
+    },
+    /// A tool call ended; `is_error` says whether it failed.
+    ToolCallFinished {
+        call_id: String,
+        name: String,
+        output: String,
+        is_error: bool,
+        duration_ms: u64,
+    },
+    /// Tokens used by the last request, and the sum over the session.
+    UsageUpdated { usage: Usage, session_total: Usage },
+    /// Something went wrong. `hint` says what would fix it.
+    Error {
+        /// A stable machine-readable code; see [`ErrorCode`].
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
+    },
+    /// Something worth knowing that did not stop the turn.
+    Warning { message: String },
+    /// The turn ended.
+    TurnFinished {
+        turn: TurnId,
+        reason: TurnEndReason,
+        /// Model requests made in the turn.
+        steps: u32,
+        /// Tokens used by the turn.
+        usage: Usage,
+    },
+}
+
+impl EventKind {
+    /// Streaming deltas are shown live but not stored: the finished message holds their text.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            EventKind::TextDelta { .. } | EventKind::ReasoningDelta { .. }
+        )
+    }
+
+    /// The `type` name of this kind as it appears in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SessionStarted { .. } => "session_started",
+            EventKind::MessageAdded { .. } => "message_added",
+            EventKind::TurnStarted { .. } => "turn_started",
+            EventKind::RequestStarted { .. } => "request_started",
+            EventKind::TextDelta { .. } => "text_delta",
+            EventKind::ReasoningDelta { .. } => "reasoning_delta",
+            EventKind::ToolCallStarted { .. } => "tool_call_started",
+            EventKind::PermissionRequested { .. } => "permission_requested",
+            EventKind::PermissionDecided { .. } => "permission_decided",
+            EventKind::ToolCallFinished { .. } => "tool_call_finished",
+            EventKind::UsageUpdated { .. } => "usage_updated",
+            EventKind::Error { .. } => "error",
+            EventKind::Warning { .. } => "warning",
+            EventKind::TurnFinished { .. } => "turn_finished",
+        }
+    }
+}
+
+/// Why a turn ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnEndReason {
+    /// The model gave its final answer.
+    Completed,
+    /// The turn used its `--max-turns` model requests before the model finished.
+    MaxTurns,
+    /// The user cancelled; what arrived before is kept.
+    Cancelled,
+    /// An error stopped the turn; an `error` event before this one says which.
+    Failed,
+}
+
+/// Who settled a permission request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionSource {
+    /// The built-in defaults or a configured rule.
+    Policy,
+    /// `--yes` (or its equivalent) approved it.
+    AutoApprove,
+    /// The user answered.
+    User,
+    /// Nobody could be asked (no terminal, no front end), so it was denied.
+    NoOneToAsk,
+}
+
+/// Stable codes of `error` events, for programs that react to failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The provider could not be reached (connection refused, DNS, TLS, timeout).
+    ProviderUnreachable,
+    /// The provider rejected the credentials (HTTP 401/403).
+    ProviderAuth,
+    /// The provider is rate limiting or out of quota (HTTP 429).
+    ProviderRateLimited,
+    /// The provider answered with an error or with something that is not its API.
+    ProviderError,
+    /// The response stream broke off before the model finished.
+    ProviderStreamCut,
+    /// The session store failed; the turn stopped so nothing goes unrecorded.
+    Store,
+    /// The request was refused because a turn is already running.
+    Busy,
+    /// Anything else.
+    Internal,
+}

@@ -1,0 +1,30 @@
+//! The shared vocabulary of Code Mesh.
+//!
+//! Everything that crosses a crate boundary or leaves the process is defined here once:
+//! identifiers, conversation messages and their parts, tool calls and results, token usage,
+//! the [`Op`]s a front end submits to the engine and the [`Event`]s the engine reports, and the
+//! config schema. `code-mesh run --json` prints [`Event`]s as JSON lines, so the serde field
+//! names below are a public contract: add fields, never rename or remove them.
+//!
+//! This crate is pure data: it depends on serde only and performs no I/O, so it builds for
+//! every target, `wasm32-unknown-unknown` included.
+
+pub mod config;
+mod event;
+mod ids;
+mod message;
+mod op;
+mod session;
+mod tool;
+mod usage;
+
+pub use event::{ErrorCode, Event, EventKind, PermissionSource, TurnEndReason};
+pub use ids::{SessionId, TurnId};
+pub use message::{Message, Part, Role, ToolCall, ToolResult};
+pub use op::{Op, PermissionDecision};
+pub use session::SessionInfo;
+pub use tool::{ToolKind, ToolSpec};
+pub use usage::Usage;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+use serde::{Deserialize, Serialize};
+
+use crate::Usage;
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+    /// The results of the tool calls of the preceding assistant message.
+    Tool,
+}
+
+/// One message of a conversation, made of parts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Position of the message in its session, starting at 1.
+    pub seq: u64,
+    pub role: Role,
+    pub parts: Vec<Part>,
+    /// For assistant messages: the model that wrote it, `provider/model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// For assistant messages: the tokens its request used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// True when the message was cut short (cancelled, or its stream failed) and holds only
+    /// what arrived before that.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+impl Message {
+    /// The concatenated text parts.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            if let Part::Text { text } = part {
+                out.push_str(text);
+            }
+        }
+        out
+    }
+
+    pub fn tool_calls(&self) -> impl Iterator<Item = &ToolCall> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::ToolCall(call) => Some(call),
+            _ => None,
+        })
+    }
+
+    pub fn tool_results(&self) -> impl Iterator<Item = &ToolResult> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::ToolResult(result) => Some(result),
+            _ => None,
+        })
+    }
+}
+
+/// A piece of a message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Part {
+    Text {
+        text: String,
+    },
+    /// The model's visible reasoning. `signature` is an opaque provider token that must be sent
+    /// back unchanged with the reasoning on later requests.
+    Reasoning {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    ToolCall(ToolCall),
+    ToolResult(ToolResult),
+}
+
+/// A tool call as the model made it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The provider's id for the call; its result carries the same id.
+    pub call_id: String,
+    pub name: String,
+    /// The arguments exactly as the model wrote them: usually a JSON object, but kept as text
+    /// because malformed output must be replayed to the model as it was.
+    pub arguments: String,
+}
+
+/// The outcome of a tool call, sent back to the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolResult {
+    pub call_id: String,
+    pub name: String,
+    pub output: String,
+    /// True when the call failed; `output` then says why and what to do instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
+}

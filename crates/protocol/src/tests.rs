@@ -1,0 +1,83 @@
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn event_json_puts_kind_fields_beside_envelope() {
+    let event = Event {
+        seq: 3,
+        session_id: SessionId::from("ses_1"),
+        at: 1_764_245_000_000,
+        kind: EventKind::TextDelta {
+            delta: "Hi".into(),
+        },
+    };
+    let value = serde_json::to_value(&event).unwrap();
+    assert_eq!(
+        value,
+        json!({"seq":3,"session_id":"ses_1","at":1764245000000u64,"type":"text_delta","delta":"Hi"})
+    );
+    let back: Event = serde_json::from_value(value).unwrap();
+    assert_eq!(back, event);
+}
+
+#[test]
+fn message_parts_round_trip_with_stable_names() {
+    let message = Message {
+        seq: 2,
+        role: Role::Assistant,
+        parts: vec![
+            Part::Text { text: "ok".into() },
+            Part::ToolCall(ToolCall {
+                call_id: "call_1".into(),
+                name: "read".into(),
+                arguments: "{\"path\":\"a\"}".into(),
+            }),
+        ],
+        model: Some("openai/gpt".into()),
+        usage: None,
+        interrupted: false,
+        created_at: 5,
+    };
+    let value = serde_json::to_value(&message).unwrap();
+    assert_eq!(
+        value,
+        json!({
+            "seq": 2, "role": "assistant", "model": "openai/gpt", "created_at": 5,
+            "parts": [
+                {"type": "text", "text": "ok"},
+                {"type": "tool_call", "call_id": "call_1", "name": "read", "arguments": "{\"path\":\"a\"}"}
+            ]
+        })
+    );
+    assert_eq!(serde_json::from_value::<Message>(value).unwrap(), message);
+}
+
+#[test]
+fn ops_parse_from_json() {
+    let op: Op = serde_json::from_str(r#"{"type":"user_turn","text":"fix it"}"#).unwrap();
+    assert_eq!(op, Op::UserTurn { text: "fix it".into() });
+    let op: Op = serde_json::from_str(
+        r#"{"type":"permission_reply","request_id":"r1","decision":"allow_always"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        op,
+        Op::PermissionReply {
+            request_id: "r1".into(),
+            decision: PermissionDecision::AllowAlways
+        }
+    );
+}
+
+#[test]
+fn deltas_are_transient_and_messages_are_not() {
+    assert!(EventKind::TextDelta { delta: String::new() }.is_transient());
+    assert!(
+        !EventKind::Warning {
+            message: String::new()
+        }
+        .is_transient()
+    );
+}

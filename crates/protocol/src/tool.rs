@@ -1,0 +1,29 @@
+use serde::{Deserialize, Serialize};
+
+/// What a tool is offered to the model as.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub parameters: serde_json::Value,
+}
+
+/// What a tool may do, which decides both its default permission and whether it may run
+/// concurrently with other calls of the same step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolKind {
+    /// Only reads the workspace: allowed by default, runs concurrently with other reads.
+    Read,
+    /// Changes files: asks by default, runs alone and in order.
+    Write,
+    /// Runs programs: asks by default, runs alone and in order.
+    Execute,
+}
+
+impl ToolKind {
+    pub fn is_read_only(self) -> bool {
+        matches!(self, ToolKind::Read)
+    }
+}
