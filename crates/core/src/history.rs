@@ -8,8 +8,7 @@ use crate::now_ms;
 
 /// What a tool result says when its call never finished (a crash, `kill -9`, a lost
 /// connection) so that every call the model made has an answer.
-pub(crate) const INTERRUPTED_RESULT: &str =
-    "interrupted: this call did not finish (the session was stopped); its effects, if any, are unknown";
+pub(crate) const INTERRUPTED_RESULT: &str = "interrupted: this call did not finish (the session was stopped); its effects, if any, are unknown";
 
 /// Returns the history with every tool call answered: calls whose results are missing get an
 /// "interrupted" result right after their message, and results without a call are dropped.
@@ -118,7 +117,13 @@ mod tests {
             message(1, Role::User, vec![Part::Text { text: "go".into() }]),
             message(2, Role::Assistant, vec![call("a"), call("b"), call("c")]),
             message(3, Role::Tool, vec![result("c"), result("zzz")]),
-            message(4, Role::User, vec![Part::Text { text: "next".into() }]),
+            message(
+                4,
+                Role::User,
+                vec![Part::Text {
+                    text: "next".into(),
+                }],
+            ),
         ];
         let out = request_messages(&history);
         assert_eq!(out.len(), 4);

@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod history;
 pub mod instructions;
+mod memory_store;
 mod permission;
 mod prompt;
 mod provider;
@@ -32,6 +33,7 @@ mod turn;
 pub use clock::now_ms;
 pub use error::EngineError;
 pub use instructions::InstructionFile;
+pub use memory_store::MemoryStore;
 pub use permission::PermissionPolicy;
 pub use prompt::base_system_prompt;
 pub use provider::{
@@ -40,5 +42,5 @@ pub use provider::{
 };
 pub use session::{OpSender, Session, SessionConfig, SessionDriver, SessionHandle, SessionStart};
 pub use store::{NewSession, Store, StoreError};
-pub use tool::{Tool, ToolContext, ToolError, ToolLimits, ToolOutput, ToolRegistry};
 pub use tokio_util::sync::CancellationToken;
+pub use tool::{Tool, ToolContext, ToolError, ToolLimits, ToolOutput, ToolRegistry};

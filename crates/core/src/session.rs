@@ -102,12 +102,7 @@ impl Session {
         } = info;
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (op_tx, op_rx) = mpsc::unbounded_channel();
-        let sink = Arc::new(EventSink::new(
-            id.clone(),
-            store,
-            event_tx,
-            last_event_seq,
-        ));
+        let sink = Arc::new(EventSink::new(id.clone(), store, event_tx, last_event_seq));
         sink.emit(EventKind::SessionStarted {
             cwd: config.cwd.display().to_string(),
             workspace: config.workspace.display().to_string(),
@@ -179,7 +174,10 @@ impl std::fmt::Debug for SessionDriver {
 impl SessionDriver {
     /// Handles ops until `Shutdown` or until every handle is gone.
     pub async fn run(self) {
-        let SessionDriver { mut ops, mut runner } = self;
+        let SessionDriver {
+            mut ops,
+            mut runner,
+        } = self;
         while let Some(op) = ops.recv().await {
             match op {
                 Op::UserTurn { text } => {

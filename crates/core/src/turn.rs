@@ -320,7 +320,11 @@ impl TurnRunner {
 
     /// Runs the calls of one step: consecutive reads together, anything else alone, in the
     /// model's order. Every call gets a result, also when cancelled.
-    async fn run_tools(&mut self, calls: &[ToolCall], cancel: &CancellationToken) -> Vec<ToolResult> {
+    async fn run_tools(
+        &mut self,
+        calls: &[ToolCall],
+        cancel: &CancellationToken,
+    ) -> Vec<ToolResult> {
         let mut results: Vec<Option<ToolResult>> = vec![None; calls.len()];
         let mut start = 0;
         while start < calls.len() && !cancel.is_cancelled() {
@@ -407,7 +411,10 @@ impl TurnRunner {
                 }
                 PermissionDecision::AllowOnce
             }
-            Verdict::Ask => self.ask(call, kind, tool.summarize(&arguments), cancel).await,
+            Verdict::Ask => {
+                self.ask(call, kind, tool.summarize(&arguments), cancel)
+                    .await
+            }
         };
         if !decision.allows() {
             let result = fail(format!(

@@ -153,7 +153,8 @@ pub struct ProvidersConfig {
 
 impl ProvidersConfig {
     /// The scalar keys of `[providers]`; any other key must be a provider table.
-    pub const KEYS: [&'static str; 5] = ["default", "model", "fallback", "max_tokens", "temperature"];
+    pub const KEYS: [&'static str; 5] =
+        ["default", "model", "fallback", "max_tokens", "temperature"];
 }
 
 impl Serialize for ProvidersConfig {
@@ -656,13 +657,27 @@ mod tests {
             ("0s", 0),
         ];
         for (text, millis) in cases {
-            assert_eq!(text.parse::<Duration>(), Ok(Duration::from_millis(millis)), "{text}");
+            assert_eq!(
+                text.parse::<Duration>(),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn bad_durations_say_which_forms_are_accepted() {
-        for text in ["soon", "30", "", "s", "5 minutes", "1.2.3s", "-5s", "0.0001s", "1e3s"] {
+        for text in [
+            "soon",
+            "30",
+            "",
+            "s",
+            "5 minutes",
+            "1.2.3s",
+            "-5s",
+            "0.0001s",
+            "1e3s",
+        ] {
             let error = text.parse::<Duration>().map(|_| ()).err();
             let message = error.map(|e| e.to_string()).unwrap_or_default();
             assert!(message.contains("use e.g. \"30s\""), "{text}: {message}");
@@ -704,7 +719,11 @@ mod tests {
             ("128 k", 128_000),
         ];
         for (text, tokens) in cases {
-            assert_eq!(text.parse::<TokenCount>(), Ok(TokenCount::new(tokens)), "{text}");
+            assert_eq!(
+                text.parse::<TokenCount>(),
+                Ok(TokenCount::new(tokens)),
+                "{text}"
+            );
         }
     }
 
@@ -723,7 +742,13 @@ mod tests {
 
     #[test]
     fn token_counts_display_the_shortest_exact_form_and_round_trip() {
-        for (tokens, text) in [(0, "0"), (12_345, "12345"), (100_000, "100k"), (1_500_000, "1500k"), (2_000_000, "2m")] {
+        for (tokens, text) in [
+            (0, "0"),
+            (12_345, "12345"),
+            (100_000, "100k"),
+            (1_500_000, "1500k"),
+            (2_000_000, "2m"),
+        ] {
             let count = TokenCount::new(tokens);
             assert_eq!(count.to_string(), text);
             assert_eq!(text.parse::<TokenCount>(), Ok(count));
@@ -755,8 +780,13 @@ mod tests {
     #[test]
     fn a_scalar_unknown_key_under_providers_is_refused() {
         let json = serde_json::json!({ "providers": { "defualt": "openai" } });
-        let error = serde_json::from_value::<Config>(json).unwrap_err().to_string();
-        assert!(error.contains("a provider table [providers.defualt]"), "{error}");
+        let error = serde_json::from_value::<Config>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("a provider table [providers.defualt]"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub enum EventKind {
     /// A user turn began.
     TurnStarted { turn: TurnId },
     /// A request to the model is about to be sent; `step` counts requests within the turn.
-    RequestStarted { turn: TurnId, step: u32, model: String },
+    RequestStarted {
+        turn: TurnId,
+        step: u32,
+        model: String,
+    },
     /// Streamed assistant text. Not stored: the finished message is.
     TextDelta { delta: String },
     /// Streamed reasoning text. Not stored: the finished message is.

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::{SessionId, Usage};
 
 /// A session as listed by `code-mesh sessions list` and the HTTP API.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub id: SessionId,
     /// The working directory the session was started in.

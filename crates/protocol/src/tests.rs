@@ -9,9 +9,7 @@ fn event_json_puts_kind_fields_beside_envelope() {
         seq: 3,
         session_id: SessionId::from("ses_1"),
         at: 1_764_245_000_000,
-        kind: EventKind::TextDelta {
-            delta: "Hi".into(),
-        },
+        kind: EventKind::TextDelta { delta: "Hi".into() },
     };
     let value = serde_json::to_value(&event).unwrap();
     assert_eq!(
@@ -57,7 +55,12 @@ fn message_parts_round_trip_with_stable_names() {
 #[test]
 fn ops_parse_from_json() {
     let op: Op = serde_json::from_str(r#"{"type":"user_turn","text":"fix it"}"#).unwrap();
-    assert_eq!(op, Op::UserTurn { text: "fix it".into() });
+    assert_eq!(
+        op,
+        Op::UserTurn {
+            text: "fix it".into()
+        }
+    );
     let op: Op = serde_json::from_str(
         r#"{"type":"permission_reply","request_id":"r1","decision":"allow_always"}"#,
     )
@@ -73,7 +76,12 @@ fn ops_parse_from_json() {
 
 #[test]
 fn deltas_are_transient_and_messages_are_not() {
-    assert!(EventKind::TextDelta { delta: String::new() }.is_transient());
+    assert!(
+        EventKind::TextDelta {
+            delta: String::new()
+        }
+        .is_transient()
+    );
     assert!(
         !EventKind::Warning {
             message: String::new()

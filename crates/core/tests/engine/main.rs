@@ -1,0 +1,6 @@
+//! Engine tests: the real turn loop against an in-process scripted provider, test tools and
+//! the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+mod turn_loop;
