@@ -119,7 +119,9 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// No place for the config, data and cache folders could be found.
-    #[error("cannot find the home directory: none of CODE_MESH_HOME, HOME or the XDG_* variables is set")]
+    #[error(
+        "cannot find the home directory: none of CODE_MESH_HOME, HOME or the XDG_* variables is set"
+    )]
     NoHomeDirectory,
 }
 
@@ -146,12 +148,22 @@ impl ConfigError {
                 (!hint.is_empty()).then_some(hint)
             }
             ConfigError::InvalidValue { hint, .. } => hint.clone(),
-            ConfigError::InvalidKey { .. } => Some(
+            ConfigError::InvalidKey {
+                origin: Origin::Env { .. },
+                ..
+            } => Some(
                 "environment overrides look like CODE_MESH_<SECTION>__<KEY>, e.g. CODE_MESH_PROVIDERS__MODEL=openai/gpt-5-mini"
                     .to_owned(),
             ),
-            ConfigError::Syntax { .. } => {
-                Some("strings need double quotes, and each key may appear once per table".to_owned())
+            ConfigError::InvalidKey { .. } => None,
+            ConfigError::Syntax { message, .. } => {
+                if message.contains("quoted") || message.contains("string") {
+                    Some("strings need double quotes, e.g. timeout = \"30s\"".to_owned())
+                } else if message.contains("duplicate") {
+                    Some("each key and table may appear only once in a file".to_owned())
+                } else {
+                    None
+                }
             }
             ConfigError::MissingExtraFile { .. } => {
                 Some("create the file, or unset CODE_MESH_CONFIG".to_owned())

@@ -136,7 +136,10 @@ pub(crate) static ROOT: Shape = Shape::Table {
                     ("linter", Shape::Leaf(Kind::Text)),
                     ("allowed_paths", Shape::Leaf(Kind::TextList)),
                     ("bash_timeout", Shape::Leaf(Kind::Duration)),
-                    ("max_output_bytes", Shape::Leaf(Kind::Count { max: U32_MAX })),
+                    (
+                        "max_output_bytes",
+                        Shape::Leaf(Kind::Count { max: U32_MAX }),
+                    ),
                 ],
                 other: None,
             },
@@ -202,7 +205,10 @@ fn check_node(shape: &Shape, node: &Node, path: &mut Vec<String>) -> Result<(), 
         (Shape::Table { fields, other }, NodeKind::Value(value)) => {
             let key = dotted(path);
             let what = if fields.is_empty() && other.is_some() {
-                format!("`{key}` must be a table of strings, e.g. {{ \"X-Title\" = \"code-mesh\" }}, got {}", describe(value))
+                format!(
+                    "`{key}` must be a table of strings, e.g. {{ \"X-Title\" = \"code-mesh\" }}, got {}",
+                    describe(value)
+                )
             } else {
                 format!("`{key}` must be a table, got {}", describe(value))
             };
@@ -269,11 +275,29 @@ pub(crate) fn dotted<S: AsRef<str>>(path: &[S]) -> String {
             if bare {
                 segment.to_owned()
             } else {
-                toml_edit::Key::new(segment).display_repr().into_owned()
+                quoted(segment)
             }
         })
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// A TOML basic string.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A value as the user would write it, for "got ..." in messages.
@@ -300,10 +324,7 @@ impl Kind {
 
     /// Whether the value is written as a string, so an environment value is taken as is.
     pub(crate) fn is_textual(&self) -> bool {
-        matches!(
-            self,
-            Kind::Text | Kind::Duration | Kind::Choice(_)
-        )
+        matches!(self, Kind::Text | Kind::Duration | Kind::Choice(_))
     }
 }
 
@@ -348,18 +369,26 @@ fn check_value(key: &str, kind: &Kind, value: &Value) -> Result<(), (String, Opt
         },
         (Kind::Duration, Value::Integer(n)) => Err((
             format!("`{key}`: invalid duration {n} (use e.g. \"30s\", \"5m\", \"2h\")"),
-            Some(format!("a duration needs a unit: write \"{n}s\" for {n} seconds")),
+            Some(format!(
+                "a duration needs a unit: write \"{n}s\" for {n} seconds"
+            )),
         )),
         (Kind::TokenCount, Value::Integer(n)) => {
             if *n >= 1 {
                 Ok(())
             } else {
-                Err((format!("`{key}` must be a positive token count, got {got}"), None))
+                Err((
+                    format!("`{key}` must be a positive token count, got {got}"),
+                    None,
+                ))
             }
         }
         (Kind::TokenCount, Value::String(text)) => match text.parse::<TokenCount>() {
             Ok(count) if count.get() > 0 => Ok(()),
-            Ok(_) => Err((format!("`{key}` must be a positive token count, got {got}"), None)),
+            Ok(_) => Err((
+                format!("`{key}` must be a positive token count, got {got}"),
+                None,
+            )),
             Err(error) => Err((format!("`{key}`: {error}"), None)),
         },
         (Kind::Choice(choices), Value::String(text)) => {
@@ -379,10 +408,9 @@ fn check_value(key: &str, kind: &Kind, value: &Value) -> Result<(), (String, Opt
                 Err((must(), None))
             }
         }
-        (Kind::TextList, Value::String(text)) => Err((
-            must(),
-            Some(format!("write a TOML array: [\"{text}\"]")),
-        )),
+        (Kind::TextList, Value::String(text)) => {
+            Err((must(), Some(format!("write a TOML array: [\"{text}\"]"))))
+        }
         _ => Err((must(), None)),
     }
 }

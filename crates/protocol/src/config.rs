@@ -401,7 +401,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         for (unit, scale) in DURATION_UNITS {
-            if self.millis % scale == 0 {
+            if self.millis.is_multiple_of(scale) {
                 return write!(f, "{}{unit}", self.millis / scale);
             }
         }
@@ -524,8 +524,8 @@ impl fmt::Display for TokenCount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             0 => f.write_str("0"),
-            n if n % 1_000_000 == 0 => write!(f, "{}m", n / 1_000_000),
-            n if n % 1_000 == 0 => write!(f, "{}k", n / 1_000),
+            n if n.is_multiple_of(1_000_000) => write!(f, "{}m", n / 1_000_000),
+            n if n.is_multiple_of(1_000) => write!(f, "{}k", n / 1_000),
             n => write!(f, "{n}"),
         }
     }
@@ -570,7 +570,7 @@ impl FromStr for TokenCount {
 
 impl Serialize for TokenCount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.0 % 1_000 == 0 && self.0 != 0 {
+        if self.0.is_multiple_of(1_000) && self.0 != 0 {
             serializer.collect_str(self)
         } else {
             serializer.serialize_u64(self.0)
@@ -632,7 +632,7 @@ fn scaled_decimal(number: &str, scale: u64) -> Option<u64> {
     if !fraction.is_empty() {
         let denominator = 10u64.checked_pow(u32::try_from(fraction.len()).ok()?)?;
         let numerator = fraction.parse::<u64>().ok()?.checked_mul(scale)?;
-        if numerator % denominator != 0 {
+        if !numerator.is_multiple_of(denominator) {
             return None;
         }
         value = value.checked_add(numerator / denominator)?;

@@ -1,0 +1,96 @@
+//! The commented starter file written by `code-mesh config init`.
+
+/// A commented config file showing every key with its built-in default (or an example for
+/// keys without one). Loading it unchanged gives the built-in defaults.
+pub fn default_config_file_text() -> String {
+    STARTER.to_owned()
+}
+
+const STARTER: &str = r#"# Code Mesh configuration.
+#
+# Layers, lowest to highest precedence: built-in defaults, the global file
+# (<config dir>/config.toml), the project's code-mesh.toml, the file named by
+# CODE_MESH_CONFIG, environment variables, and command-line flags.
+# Any key can be set from the environment as CODE_MESH_<SECTION>__<KEY>, for example
+# CODE_MESH_PROVIDERS__MODEL=openai/gpt-5-mini or CODE_MESH_AGENTS__MAX_COUNT=4.
+# `code-mesh config show --origin` prints each effective value and where it was set.
+#
+# Every setting below is commented out and shows its built-in default (or an example).
+# Durations are written like "1500ms", "30s", "5m", "24h", "2d";
+# token counts like 100000, "100k", "1.5m".
+
+[project]
+# Project name, shown to the model (detected when unset).
+# name = "my-project"
+# Project version, shown to the model.
+# version = "1.0.0"
+# Main programming language (detected when unset).
+# language = "rust"
+# Main framework.
+# framework = "axum"
+# Instruction files read from the repository root down to the working directory.
+# instructions = ["AGENTS.md", "CODE_MESH.md"]
+
+[agents]
+# Most agents running at once.
+# max_count = 8
+# How agents cooperate when no strategy is given:
+# "single", "hierarchical", "pipeline", "mesh" or "swarm".
+# default_strategy = "single"
+# Let the coordinator spawn specialist agents on its own.
+# auto_spawn = true
+# Longest time one agent may work on a task.
+# timeout = "5m"
+# Most model requests allowed for one user turn.
+# max_turns = 100
+
+[providers]
+# Provider used when a model has no "provider/" prefix, or no model is given.
+# default = "openai"
+# Default model, as "provider/model".
+# model = "openai/gpt-5-mini"
+# Providers to try, in order, when the chosen one fails.
+# fallback = ["anthropic"]
+# Most tokens the model may generate in one response (the provider's default when unset).
+# max_tokens = 4096
+# Sampling temperature from 0.0 to 2.0 (the provider's default when unset).
+# temperature = 0.7
+
+# A named provider: any OpenAI-compatible server (LM Studio, vLLM, OpenRouter, ...).
+# Use it as `--model local/qwen3-coder`.
+# [providers.local]
+# base_url = "http://localhost:1234/v1"
+# Environment variable holding the API key (none needed for local servers).
+# api_key_env = "LOCAL_API_KEY"
+# Models offered; the first is this provider's default model.
+# models = ["qwen3-coder"]
+# Wire format: "chat" (OpenAI Chat Completions).
+# wire = "chat"
+# Extra HTTP headers sent with every request.
+# headers = { "X-Title" = "code-mesh" }
+
+[memory]
+# Idle time after which a session is considered over.
+# session_timeout = "1d"
+# Largest context sent to the model, in tokens.
+# max_context_size = "100k"
+# Summarize older messages when the context fills up.
+# auto_summarize = true
+# Where sessions and memory are kept: "sqlite".
+# persistence = "sqlite"
+
+[tools]
+# Let agents use git.
+# git = true
+# Package manager, test runner, formatter and linter to use, or "auto" to detect them.
+# package_manager = "auto"
+# test_runner = "auto"
+# formatter = "auto"
+# linter = "auto"
+# Directories outside the workspace that file tools may access.
+# allowed_paths = []
+# Default timeout of a shell command.
+# bash_timeout = "2m"
+# Most bytes of tool output returned to the model.
+# max_output_bytes = 30000
+"#;
