@@ -27,6 +27,7 @@ mod prompt;
 mod provider;
 mod session;
 mod store;
+mod title;
 mod tool;
 mod turn;
 
@@ -42,5 +43,6 @@ pub use provider::{
 };
 pub use session::{OpSender, Session, SessionConfig, SessionDriver, SessionHandle, SessionStart};
 pub use store::{NewSession, Store, StoreError};
+pub use title::{TITLE_MAX_CHARS, title_from_prompt};
 pub use tokio_util::sync::CancellationToken;
 pub use tool::{Tool, ToolContext, ToolError, ToolLimits, ToolOutput, ToolRegistry};

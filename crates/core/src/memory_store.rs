@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use async_trait::async_trait;
 use code_mesh_protocol::{Event, EventKind, Message, Role, SessionId, SessionInfo};
 
-use crate::{NewSession, Store, StoreError, now_ms};
+use crate::{NewSession, Store, StoreError, now_ms, title_from_prompt};
 
 #[derive(Default)]
 struct Stored {
@@ -76,14 +76,14 @@ impl Store for MemoryStore {
         Ok(sessions
             .values()
             .filter(|s| s.info.cwd == cwd)
-            .max_by_key(|s| (s.info.updated_at, s.info.last_event_seq))
+            .max_by_key(|s| (s.info.updated_at, s.info.id.clone()))
             .map(|s| s.info.clone()))
     }
 
     async fn list_sessions(&self, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         let mut infos: Vec<_> = sessions.values().map(|s| s.info.clone()).collect();
-        infos.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        infos.sort_by_key(|info| std::cmp::Reverse((info.updated_at, info.id.clone())));
         infos.truncate(limit);
         Ok(infos)
     }
@@ -121,7 +121,7 @@ impl Store for MemoryStore {
         match &event.kind {
             EventKind::MessageAdded { message } => {
                 if stored.info.title.is_empty() && message.role == Role::User {
-                    stored.info.title = message.text().lines().next().unwrap_or("").to_owned();
+                    stored.info.title = title_from_prompt(&message.text());
                 }
                 stored.messages.push(message.clone());
                 stored.info.message_count += 1;

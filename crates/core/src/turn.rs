@@ -343,7 +343,7 @@ impl TurnRunner {
             let finished = join_all(
                 ready
                     .into_iter()
-                    .map(|call| self.execute(call, &calls[..], cancel)),
+                    .map(|call| self.execute(call, calls, cancel)),
             )
             .await;
             for (index, result) in finished {
@@ -537,7 +537,9 @@ impl TurnRunner {
             limits: self.config.limits,
         };
         let started = now_ms();
+        // A tool that finished as the cancel came keeps its real result.
         let outcome = tokio::select! {
+            biased;
             outcome = ready.tool.call(ready.arguments, &context) => Some(outcome),
             () = cancel.cancelled() => None,
         };

@@ -167,7 +167,7 @@ impl Tool for Forever {
     }
     async fn call(&self, _: serde_json::Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         ctx.cancel.cancelled().await;
-        Err(ToolError::new("stopped"))
+        Err(ToolError::new("cancelled: stopped by its token"))
     }
 }
 

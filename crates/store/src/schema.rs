@@ -1,0 +1,148 @@
+//! Connection settings and the versioned schema.
+//!
+//! The schema version lives in SQLite's `PRAGMA user_version`. Opening a database runs, inside
+//! one `BEGIN IMMEDIATE` transaction, every migration above the stored version and then sets
+//! the new version; a second process opening the same file at the same moment waits on the
+//! write lock (up to the busy timeout), then finds the migrations done and skips them.
+
+use std::path::Path;
+use std::time::Duration;
+
+use code_mesh_core::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error;
+
+/// The schema version this build writes. Databases with a higher version are refused rather
+/// than misread.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// How long a statement waits for another connection's write lock before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection; a little above the number of distinct queries.
+const STATEMENT_CACHE: usize = 32;
+
+/// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    //
+    // `sessions` holds one row per session: what `SessionInfo` reports, kept up to date by
+    // `append_event` in the event's own transaction, so listing and resuming never replay
+    // events. Usage totals are spread over columns so they can be summed in SQL. `parent_id`
+    // is for forks (set by a later `sessions fork`); a deleted parent leaves its forks alone.
+    //
+    // `messages` is the conversation history, the state `message_added` events build: one row
+    // per message, keyed by the message's own `seq`, its body the whole `Message` as JSON
+    // (`role` and `created_at` are copied out for queries). Resuming reads this table alone.
+    //
+    // `events` is the append-only log: one row per stored (non-transient) event, keyed by the
+    // event's `seq`, its body the `EventKind` as JSON (the `type`-tagged object, without
+    // `seq`, `session_id` and `at`, which are columns). Replaying a session reads this table.
+    //
+    // Both child tables are ordinary rowid tables: rows can be large (tool outputs), which
+    // `WITHOUT ROWID` handles poorly, and their primary-key index already serves
+    // `WHERE session_id = ? ORDER BY seq`.
+    "
+    CREATE TABLE sessions (
+        id                 TEXT PRIMARY KEY NOT NULL,
+        parent_id          TEXT REFERENCES sessions(id) ON DELETE SET NULL,
+        cwd                TEXT NOT NULL,
+        workspace          TEXT NOT NULL,
+        title              TEXT NOT NULL DEFAULT '',
+        model              TEXT NOT NULL,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        message_count      INTEGER NOT NULL DEFAULT 0,
+        last_event_seq     INTEGER NOT NULL DEFAULT 0,
+        input_tokens       INTEGER NOT NULL DEFAULT 0,
+        output_tokens      INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_by_cwd ON sessions(cwd, updated_at);
+    CREATE INDEX sessions_by_update ON sessions(updated_at);
+    CREATE INDEX sessions_by_parent ON sessions(parent_id);
+
+    CREATE TABLE messages (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        seq        INTEGER NOT NULL,
+        role       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+
+    CREATE TABLE events (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        seq        INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    ",
+];
+
+// Every version has its migration.
+const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
+
+/// Opens one connection to the database at `path` with the store's settings: WAL journal,
+/// `synchronous=NORMAL` (a committed transaction survives the process being killed; only a
+/// power loss can roll back the last few, and never corrupts the file), a busy timeout, and
+/// foreign keys on.
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let fail = |doing: &str, err: rusqlite::Error| error::sqlite(path, doing, &err);
+    let conn = Connection::open(path).map_err(|e| fail("opening the database", e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| fail("setting the busy timeout", e))?;
+    // Returns the mode now in force; a file that is not a database fails here.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(|e| fail("switching to WAL mode", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::new(format!(
+            "the database at `{}` could not be switched to WAL mode (it is in `{mode}` mode)",
+            path.display()
+        ))
+        .with_hint("keep the database on a local file system, not a network share"));
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| fail("configuring the connection", e))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction; a no-op when it is there.
+pub(crate) fn migrate(path: &Path, conn: &mut Connection) -> Result<(), StoreError> {
+    let fail = |doing: &str, err: rusqlite::Error| error::sqlite(path, doing, &err);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| fail("locking the database to check its schema", e))?;
+    let version: i32 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| fail("reading the schema version", e))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::new(format!(
+            "the database at `{}` has schema version {version}, newer than this Code Mesh \
+             understands ({SCHEMA_VERSION})",
+            path.display()
+        ))
+        .with_hint("upgrade Code Mesh, or point CODE_MESH_HOME at another directory"));
+    }
+    let start = usize::try_from(version).unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+        let to = index + 1;
+        tx.execute_batch(sql)
+            .map_err(|e| fail(&format!("migrating the schema to version {to}"), e))?;
+        tracing::debug!(path = %path.display(), version = to, "migrated session store schema");
+    }
+    if version < SCHEMA_VERSION {
+        // PRAGMA arguments cannot be bound; the value is a constant.
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .map_err(|e| fail("recording the schema version", e))?;
+    }
+    tx.commit()
+        .map_err(|e| fail("committing the schema migration", e))
+}

@@ -1,0 +1,6 @@
+mod background;
+mod checks;
+mod responses;
+mod routing;
+mod support;
+mod wire;
