@@ -1,0 +1,146 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+
+/// Code Mesh: a multi-agent AI coding assistant.
+#[derive(Debug, Parser)]
+#[command(name = "code-mesh", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Work in DIR instead of the current directory.
+    #[arg(short = 'C', long = "cwd", value_name = "DIR", global = true)]
+    pub cwd: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a task non-interactively: assistant text on stdout, progress on stderr.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(RunArgs),
+    /// List, show and inspect stored sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+    /// Show the effective configuration and where each value comes from.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The task. Read from standard input when absent and stdin is not a terminal.
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+    /// The model, as PROVIDER/MODEL (e.g. `openai/gpt-5-mini`, `ollama/qwen3-coder`).
+    #[arg(short, long, value_name = "PROVIDER/MODEL")]
+    pub model: Option<String>,
+    /// How agents work together. Only `single` runs in this version.
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Number of agents, for the swarm strategy.
+    #[arg(long, value_name = "N")]
+    pub agents: Option<u32>,
+    /// Continue the last session of this directory.
+    #[arg(short = 'c', long = "continue", conflicts_with = "session")]
+    pub continue_last: bool,
+    /// Continue the session with this id.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Model requests allowed before the turn stops.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_turns: Option<u32>,
+    /// Approve file writes and commands that would otherwise ask.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Confinement of commands the agent runs.
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxArg>,
+    /// Print every engine event as one JSON line on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    Single,
+    Hierarchical,
+    Pipeline,
+    Mesh,
+    Swarm,
+}
+
+impl StrategyArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyArg::Single => "single",
+            StrategyArg::Hierarchical => "hierarchical",
+            StrategyArg::Pipeline => "pipeline",
+            StrategyArg::Mesh => "mesh",
+            StrategyArg::Swarm => "swarm",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SandboxArg {
+    ReadOnly,
+    WorkspaceWrite,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions, most recent first.
+    List {
+        /// How many to list.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one session's conversation.
+    Show {
+        /// The session id (see `code-mesh sessions list`).
+        id: String,
+        /// Print the session and its messages as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration.
+    Show {
+        /// Say where each value comes from (default, file and line, env var, flag).
+        #[arg(long)]
+        origin: bool,
+    },
+    /// Print where config and data files are.
+    Path,
+    /// Write a commented starter config file (global unless --project).
+    Init {
+        /// Write `code-mesh.toml` at the workspace root instead.
+        #[arg(long)]
+        project: bool,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}

@@ -1,0 +1,308 @@
+//! `code-mesh run`: one task, non-interactively.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use code_mesh_config::{CliOverride, Origin};
+use code_mesh_core::{
+    InstructionFile, OpSender, Session, SessionConfig, SessionStart, Store, ToolLimits,
+};
+use code_mesh_protocol::config::Strategy;
+use code_mesh_protocol::{ErrorCode, EventKind, Op, PermissionDecision, SessionId, TurnEndReason};
+use code_mesh_store::SqliteStore;
+
+use crate::args::{GlobalArgs, RunArgs, SandboxArg, StrategyArg};
+use crate::exit::{CliError, Exit};
+use crate::output::EventPrinter;
+use crate::provider_setup;
+use crate::setup::{self, Context};
+
+pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
+    check_supported(&args)?;
+    let mut overrides = Vec::new();
+    if let Some(model) = &args.model {
+        overrides.push(CliOverride::new(
+            "providers.model",
+            model.as_str(),
+            "--model",
+        ));
+    }
+    if let Some(max_turns) = args.max_turns {
+        overrides.push(CliOverride::new(
+            "agents.max_turns",
+            i64::from(max_turns),
+            "--max-turns",
+        ));
+    }
+    if let Some(strategy) = args.strategy {
+        overrides.push(CliOverride::new(
+            "agents.default_strategy",
+            strategy.name(),
+            "--strategy",
+        ));
+    }
+    let context = setup::context(global, overrides)?;
+    let prompt = read_prompt(&args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::new(Exit::Failure, format!("cannot start the runtime: {err}")))?;
+    let outcome = runtime.block_on(run_task(context, args, prompt));
+    // A permission prompt may still be blocked reading the terminal; don't wait for it.
+    runtime.shutdown_background();
+    outcome.map(|exit| exit.into())
+}
+
+/// Refuses what this version cannot do yet, rather than pretending to do it.
+fn check_supported(args: &RunArgs) -> Result<(), CliError> {
+    if let Some(strategy) = args.strategy.filter(|s| *s != StrategyArg::Single) {
+        return Err(CliError::usage(
+            format!(
+                "the `{}` strategy is not supported yet; this version runs one agent (`single`)",
+                strategy.name()
+            ),
+            "drop --strategy, or pass --strategy single",
+        ));
+    }
+    if args.agents.is_some_and(|n| n != 1) {
+        return Err(CliError::usage(
+            "--agents applies to the swarm strategy, which is not supported yet",
+            "drop --agents",
+        ));
+    }
+    if let Some(sandbox) = args.sandbox.filter(|s| *s != SandboxArg::Off) {
+        let name = match sandbox {
+            SandboxArg::ReadOnly => "read-only",
+            _ => "workspace-write",
+        };
+        return Err(CliError::usage(
+            format!(
+                "the `{name}` sandbox is not supported yet: commands run unconfined in this version"
+            ),
+            "pass --sandbox off to accept that, or wait for the sandbox release",
+        ));
+    }
+    Ok(())
+}
+
+fn read_prompt(args: &RunArgs) -> Result<String, CliError> {
+    let joined = args.prompt.join(" ");
+    if !joined.trim().is_empty() {
+        return Ok(joined);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(CliError::usage(
+            "no task given",
+            "pass it as an argument: code-mesh run \"fix the failing test\"",
+        ));
+    }
+    let mut text = String::new();
+    stdin.lock().read_to_string(&mut text).map_err(|err| {
+        CliError::usage(
+            format!("cannot read the task from standard input: {err}"),
+            "pass it as an argument instead",
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err(CliError::usage(
+            "no task given: standard input was empty",
+            "pass it as an argument: code-mesh run \"fix the failing test\"",
+        ));
+    }
+    Ok(text)
+}
+
+async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exit, CliError> {
+    let config = &context.loaded.config;
+    if config.agents.default_strategy != Strategy::Single {
+        let origin = describe_origin(context.loaded.origin("agents.default_strategy"));
+        eprintln!(
+            "warning: `agents.default_strategy` ({origin}) asks for a strategy this version does not run yet; running `single`"
+        );
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&context.paths.database_file())?);
+    let cwd_text = context.cwd.display().to_string();
+    let (start, session_model) = if let Some(id) = &args.session {
+        let id = SessionId(id.clone());
+        let info = store.session(&id).await?.ok_or_else(|| {
+            CliError::usage(
+                format!("no session `{id}`"),
+                "`code-mesh sessions list` shows the sessions there are",
+            )
+        })?;
+        (SessionStart::Resume(id), Some(info.model))
+    } else if args.continue_last {
+        let info = store.latest_session(&cwd_text).await?.ok_or_else(|| {
+            CliError::usage(
+                format!("no earlier session in `{cwd_text}` to continue"),
+                "run without -c to start one",
+            )
+        })?;
+        (SessionStart::Resume(info.id), Some(info.model))
+    } else {
+        (SessionStart::New, None)
+    };
+
+    // An explicit --model wins; a continued session keeps its model; else the config's.
+    let model_choice = args
+        .model
+        .clone()
+        .or(session_model.filter(|m| !m.is_empty()));
+    let model = provider_setup::resolve(&context, model_choice).await?;
+
+    let session_config = SessionConfig {
+        provider: model.provider,
+        model: model.full_name,
+        provider_model: model.provider_model,
+        workspace: context.workspace.clone(),
+        cwd: context.cwd.clone(),
+        allowed_paths: allowed_paths(&context),
+        max_turns: config.agents.max_turns,
+        temperature: config.providers.temperature,
+        max_tokens: config.providers.max_tokens,
+        auto_approve: args.yes,
+        limits: ToolLimits {
+            shell_timeout_ms: config.tools.bash_timeout.as_millis(),
+            max_output_bytes: config.tools.max_output_bytes,
+        },
+        system_prompt: code_mesh_core::base_system_prompt().to_owned(),
+        instructions: instructions(&context),
+    };
+    let tools = code_mesh_tools::builtin_tools();
+    let (mut handle, driver) = Session::open(store, tools, session_config, start).await?;
+    let driver = tokio::spawn(driver.run());
+    watch_ctrl_c(handle.op_sender());
+    handle.submit(Op::UserTurn { text: prompt })?;
+
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut printer = EventPrinter::new(args.json);
+    let mut reason = None;
+    let mut last_error = None;
+    while let Some(event) = handle.next_event().await {
+        printer.print(&event);
+        match event.kind {
+            EventKind::PermissionRequested {
+                request_id,
+                tool,
+                summary,
+                ..
+            } => {
+                let decision = if interactive {
+                    ask_user(&tool, &summary).await
+                } else {
+                    eprintln!(
+                        "denied: `{tool}` ({summary}) needs approval and there is no terminal to ask; pass --yes to allow writes and commands"
+                    );
+                    PermissionDecision::Deny
+                };
+                handle.submit(Op::PermissionReply {
+                    request_id,
+                    decision,
+                })?;
+            }
+            EventKind::Error { code, .. } => last_error = Some(code),
+            EventKind::TurnFinished { reason: r, .. } => {
+                reason = Some(r);
+                break;
+            }
+            _ => {}
+        }
+    }
+    printer.finish();
+    let _ = handle.submit(Op::Shutdown);
+    let _ = driver.await;
+    Ok(match reason {
+        Some(TurnEndReason::Completed) => Exit::Success,
+        Some(TurnEndReason::MaxTurns) => Exit::MaxTurns,
+        Some(TurnEndReason::Cancelled) => Exit::Interrupted,
+        Some(TurnEndReason::Failed) => match last_error {
+            Some(
+                ErrorCode::ProviderAuth
+                | ErrorCode::ProviderError
+                | ErrorCode::ProviderRateLimited
+                | ErrorCode::ProviderStreamCut
+                | ErrorCode::ProviderUnreachable,
+            ) => Exit::Provider,
+            _ => Exit::Failure,
+        },
+        None => Exit::Failure,
+    })
+}
+
+/// First Ctrl-C cancels the turn (the session is saved); a second one quits at once.
+fn watch_ctrl_c(ops: OpSender) {
+    tokio::spawn(async move {
+        let mut presses = 0;
+        while tokio::signal::ctrl_c().await.is_ok() {
+            presses += 1;
+            if presses == 1 {
+                eprintln!(
+                    "\ncancelling… the session is saved and `code-mesh run -c` continues it (Ctrl-C again to quit at once)"
+                );
+                let _ = ops.submit(Op::Cancel);
+            } else {
+                std::process::exit(Exit::Interrupted as i32);
+            }
+        }
+    });
+}
+
+async fn ask_user(tool: &str, summary: &str) -> PermissionDecision {
+    eprint!("allow `{tool}`: {summary}? [y]es, [a]lways, [N]o: ");
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await;
+    match answer {
+        Ok(Ok(line)) => match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => PermissionDecision::AllowOnce,
+            "a" | "always" => PermissionDecision::AllowAlways,
+            _ => PermissionDecision::Deny,
+        },
+        _ => PermissionDecision::Deny,
+    }
+}
+
+fn describe_origin(origin: Option<&Origin>) -> String {
+    match origin {
+        Some(Origin::File { path, line }) => format!("{}:{line}", path.display()),
+        Some(Origin::Env { var }) => format!("env {var}"),
+        Some(Origin::CommandLine { flag }) => format!("command line {flag}"),
+        Some(Origin::Default) | None => "default".into(),
+    }
+}
+
+/// `tools.allowed_paths`, resolved against the workspace; missing ones are reported.
+fn allowed_paths(context: &Context) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for raw in &context.loaded.config.tools.allowed_paths {
+        let path = context.workspace.join(raw);
+        match path.canonicalize() {
+            Ok(path) => paths.push(path),
+            Err(err) => eprintln!("warning: ignoring `{raw}` in tools.allowed_paths: {err}"),
+        }
+    }
+    paths
+}
+
+/// The user's global AGENTS.md, then the project's files from the root down.
+fn instructions(context: &Context) -> Vec<InstructionFile> {
+    let names = &context.loaded.config.project.instructions;
+    let mut files = Vec::new();
+    for name in names {
+        let global = context.paths.config_dir.join(name);
+        if let Some(file) = code_mesh_core::instructions::read_instruction_file(&global) {
+            files.push(file);
+        }
+    }
+    files.extend(code_mesh_core::instructions::discover(
+        &context.workspace,
+        &context.cwd,
+        names,
+    ));
+    files
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `code-mesh` binary against the testkit scripted model server on
+//! 127.0.0.1, in temporary projects with their own `CODE_MESH_HOME`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod cancel;
+mod cli_output;
+mod harness;
+mod task;
