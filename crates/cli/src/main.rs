@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         )),
     };
     match outcome {
-        Ok(code) => code.into(),
+        Ok(code) => code,
         Err(err) => {
             err.print();
             err.exit_code().into()

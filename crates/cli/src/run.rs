@@ -123,7 +123,7 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
             "warning: `agents.default_strategy` ({origin}) asks for a strategy this version does not run yet; running `single`"
         );
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&context.paths.database_file())?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(context.paths.database_file())?);
     let cwd_text = context.cwd.display().to_string();
     let (start, session_model) = if let Some(id) = &args.session {
         let id = SessionId(id.clone());

@@ -14,7 +14,7 @@ use crate::setup;
 
 pub fn sessions(global: &GlobalArgs, command: SessionsCommand) -> Result<ExitCode, CliError> {
     let context = setup::context(global, Vec::new())?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&context.paths.database_file())?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(context.paths.database_file())?);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
