@@ -61,12 +61,12 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
 /// A table of sessions: id, last update, messages, model, title.
 pub fn session_table(sessions: &[SessionInfo]) -> String {
     let mut out = format!(
-        "{:<30} {:<20} {:>5}  {:<28} {}\n",
+        "{:<36} {:<20} {:>5}  {:<28} {}\n",
         "ID", "UPDATED (UTC)", "MSGS", "MODEL", "TITLE"
     );
     for s in sessions {
         out.push_str(&format!(
-            "{:<30} {:<20} {:>5}  {:<28} {}\n",
+            "{:<36} {:<20} {:>5}  {:<28} {}\n",
             s.id,
             utc_time(s.updated_at),
             s.message_count,
