@@ -418,6 +418,7 @@ mod tests {
         let mut provider = code_mesh_protocol::config::ProviderConfig {
             base_url: Some("u".into()),
             api_key_env: Some("K".into()),
+            wire: Some(code_mesh_protocol::config::Wire::Anthropic),
             ..Default::default()
         };
         provider.headers.insert("h".into(), "v".into());

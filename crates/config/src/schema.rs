@@ -56,7 +56,16 @@ static NAMED_PROVIDER: Shape = Shape::Table {
         ("base_url", Shape::Leaf(Kind::Text)),
         ("api_key_env", Shape::Leaf(Kind::Text)),
         ("models", Shape::Leaf(Kind::TextList)),
-        ("wire", Shape::Leaf(Kind::Choice(&["chat"]))),
+        (
+            "wire",
+            Shape::Leaf(Kind::Choice(&[
+                "chat",
+                "responses",
+                "anthropic",
+                "gemini",
+                "ollama",
+            ])),
+        ),
         (
             "headers",
             Shape::Table {

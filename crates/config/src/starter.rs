@@ -64,7 +64,8 @@ const STARTER: &str = r#"# Code Mesh configuration.
 # api_key_env = "LOCAL_API_KEY"
 # Models offered; the first is this provider's default model.
 # models = ["qwen3-coder"]
-# Wire format: "chat" (OpenAI Chat Completions).
+# Wire format: "chat" (OpenAI Chat Completions), "responses", "anthropic", "gemini" or
+# "ollama"; unset, a built-in provider's own wire, else "chat".
 # wire = "chat"
 # Extra HTTP headers sent with every request.
 # headers = { "X-Title" = "code-mesh" }

@@ -585,7 +585,6 @@ providers.model = "openai/gpt-5-mini"                   # [TMP]/home/config.toml
 providers.fallback = []                                 # default
 providers.local.base_url = "http://localhost:1234/v1"   # [TMP]/home/config.toml:5
 providers.local.models = []                             # default
-providers.local.wire = "chat"                           # default
 memory.session_timeout = "1d"                           # default
 memory.max_context_size = "200k"                        # env CODE_MESH_MEMORY__MAX_CONTEXT_SIZE
 memory.auto_summarize = true                            # default

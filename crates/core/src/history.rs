@@ -99,6 +99,7 @@ mod tests {
             call_id: id.into(),
             name: "bash".into(),
             arguments: "{}".into(),
+            signature: None,
         })
     }
 

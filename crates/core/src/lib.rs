@@ -42,7 +42,7 @@ pub use provider::{
     StreamEvent,
 };
 pub use session::{OpSender, Session, SessionConfig, SessionDriver, SessionHandle, SessionStart};
-pub use store::{NewSession, Store, StoreError};
+pub use store::{NewSession, ResponseCache, Store, StoreError};
 pub use title::{TITLE_MAX_CHARS, title_from_prompt};
 pub use tokio_util::sync::CancellationToken;
 pub use tool::{Tool, ToolContext, ToolError, ToolLimits, ToolOutput, ToolRegistry};

@@ -20,16 +20,43 @@ pub struct ModelRequest {
     pub max_tokens: Option<u32>,
 }
 
-/// What a provider's stream yields. Tool calls arrive whole: assembling their fragments is the
-/// wire's business.
+/// What a provider's stream yields. Tool calls and reasoning blocks arrive whole: assembling
+/// their fragments is the wire's business; deltas are for live display.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StreamEvent {
     TextDelta(String),
+    /// Reasoning text as it streams, for display.
     ReasoningDelta(String),
+    /// A finished reasoning block, to be kept in the history and sent back as the provider
+    /// requires. A wire that never sends these leaves the engine to keep the deltas' text.
+    Reasoning {
+        text: String,
+        signature: Option<String>,
+        id: Option<String>,
+        redacted: bool,
+    },
     ToolCall(ToolCall),
+    /// Tokens used, with their cost when the model's prices are known.
     Usage(Usage),
     /// The model finished. Usage may still follow; the stream then ends.
     Finished(FinishReason),
+    /// An attempt failed and the request is sent again after `delay_ms`. Only before any
+    /// content of the answer was yielded.
+    Retry {
+        provider: String,
+        attempt: u32,
+        delay_ms: u64,
+        message: String,
+    },
+    /// The provider failed after its retries; the answer now comes from `to`
+    /// (`provider/model`), which the history records as the message's model.
+    Failover {
+        from: String,
+        to: String,
+        message: String,
+    },
+    /// The answer is replayed from the response cache.
+    CacheHit,
 }
 
 /// Why the model stopped.

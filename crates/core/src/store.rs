@@ -36,6 +36,14 @@ pub trait Store: Send + Sync {
     async fn append_event(&self, event: &Event) -> Result<(), StoreError>;
 }
 
+/// Stored model answers keyed by a digest of the request, for `[providers] cache = true`.
+/// Values are opaque to the engine (the providers crate encodes them).
+#[async_trait]
+pub trait ResponseCache: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
 /// A failure of the session store.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("session store: {message}")]

@@ -42,10 +42,15 @@ struct TurnSummary {
 #[derive(Default)]
 struct StepOutput {
     text: String,
+    /// Reasoning text from deltas, kept when the wire sends no whole blocks.
     reasoning: String,
+    /// Whole reasoning blocks, in order.
+    reasoning_parts: Vec<Part>,
     calls: Vec<ToolCall>,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
+    /// `provider/model` that answered, when a failover moved the request.
+    model: Option<String>,
 }
 
 enum StepEnd {
@@ -134,7 +139,7 @@ impl TurnRunner {
         summary: &mut TurnSummary,
     ) -> Result<(), StoreError> {
         self.sink.emit(EventKind::TurnStarted { turn }).await?;
-        self.add_message(Role::User, vec![Part::Text { text }], None, false)
+        self.add_message(Role::User, vec![Part::Text { text }], None, false, None)
             .await?;
         loop {
             if cancel.is_cancelled() {
@@ -196,7 +201,7 @@ impl TurnRunner {
             }
             let results = self.run_tools(&calls, cancel).await;
             let parts = results.into_iter().map(Part::ToolResult).collect();
-            self.add_message(Role::Tool, parts, None, cancel.is_cancelled())
+            self.add_message(Role::Tool, parts, None, cancel.is_cancelled(), None)
                 .await?;
         }
     }
@@ -255,9 +260,50 @@ impl TurnRunner {
                         output.reasoning.push_str(&delta);
                         self.sink.emit(EventKind::ReasoningDelta { delta }).await?;
                     }
+                    crate::StreamEvent::Reasoning {
+                        text,
+                        signature,
+                        id,
+                        redacted,
+                    } => output.reasoning_parts.push(Part::Reasoning {
+                        text,
+                        signature,
+                        id,
+                        redacted,
+                    }),
                     crate::StreamEvent::ToolCall(call) => output.calls.push(call),
                     crate::StreamEvent::Usage(usage) => output.usage = Some(usage),
                     crate::StreamEvent::Finished(reason) => output.finish = Some(reason),
+                    crate::StreamEvent::Retry {
+                        provider,
+                        attempt,
+                        delay_ms,
+                        message,
+                    } => {
+                        self.sink
+                            .emit(EventKind::ProviderRetry {
+                                provider,
+                                attempt,
+                                delay_ms,
+                                message,
+                            })
+                            .await?;
+                    }
+                    crate::StreamEvent::Failover { from, to, message } => {
+                        output.model = Some(to.clone());
+                        self.sink
+                            .emit(EventKind::ProviderFailover { from, to, message })
+                            .await?;
+                    }
+                    crate::StreamEvent::CacheHit => {
+                        let model = output
+                            .model
+                            .clone()
+                            .unwrap_or_else(|| self.config.model.clone());
+                        self.sink
+                            .emit(EventKind::ResponseCacheHit { model })
+                            .await?;
+                    }
                 },
             }
         }
@@ -267,7 +313,10 @@ impl TurnRunner {
     /// ran, and a call without a result would break the history.
     async fn keep_partial(&mut self, mut output: StepOutput) -> Result<(), StoreError> {
         output.calls.clear();
-        if output.text.is_empty() && output.reasoning.is_empty() {
+        if output.text.is_empty()
+            && output.reasoning.is_empty()
+            && output.reasoning_parts.is_empty()
+        {
             return Ok(());
         }
         self.add_assistant_message(output, true).await
@@ -278,19 +327,30 @@ impl TurnRunner {
         output: StepOutput,
         interrupted: bool,
     ) -> Result<(), StoreError> {
-        let mut parts = Vec::with_capacity(output.calls.len() + 2);
-        if !output.reasoning.is_empty() {
+        let mut parts = Vec::with_capacity(output.calls.len() + output.reasoning_parts.len() + 1);
+        if !output.reasoning_parts.is_empty() {
+            parts.extend(output.reasoning_parts);
+        } else if !output.reasoning.is_empty() {
             parts.push(Part::Reasoning {
                 text: output.reasoning,
                 signature: None,
+                id: None,
+                redacted: false,
             });
         }
         if !output.text.is_empty() || output.calls.is_empty() {
             parts.push(Part::Text { text: output.text });
         }
         parts.extend(output.calls.into_iter().map(Part::ToolCall));
-        self.add_message(Role::Assistant, parts, output.usage, interrupted)
-            .await
+        let model = output.model.unwrap_or_else(|| self.config.model.clone());
+        self.add_message(
+            Role::Assistant,
+            parts,
+            output.usage,
+            interrupted,
+            Some(model),
+        )
+        .await
     }
 
     async fn add_message(
@@ -299,12 +359,13 @@ impl TurnRunner {
         parts: Vec<Part>,
         usage: Option<Usage>,
         interrupted: bool,
+        model: Option<String>,
     ) -> Result<(), StoreError> {
         let message = Message {
             seq: self.history.last().map_or(1, |m| m.seq + 1),
             role,
             parts,
-            model: (role == Role::Assistant).then(|| self.config.model.clone()),
+            model,
             usage,
             interrupted,
             created_at: now_ms(),

@@ -261,8 +261,11 @@ pub struct ProviderConfig {
     pub api_key_env: Option<String>,
     /// Models offered by this provider; the first is its default model.
     pub models: Vec<String>,
-    /// Wire format the provider speaks: "chat" (OpenAI Chat Completions).
-    pub wire: Wire,
+    /// Wire format the provider speaks: "chat" (OpenAI Chat Completions), "responses" (OpenAI
+    /// Responses), "anthropic" (Messages), "gemini" (streamGenerateContent) or "ollama"
+    /// (native /api/chat). Unset: the built-in provider's own wire, else "chat".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire: Option<Wire>,
     /// Extra HTTP headers sent with every request.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
@@ -275,6 +278,14 @@ pub enum Wire {
     /// OpenAI Chat Completions, as spoken by most OpenAI-compatible servers.
     #[default]
     Chat,
+    /// OpenAI Responses.
+    Responses,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini `streamGenerateContent`.
+    Gemini,
+    /// Ollama's native `/api/chat`.
+    Ollama,
 }
 
 /// `[memory]`
@@ -765,6 +776,7 @@ mod tests {
             ProviderConfig {
                 base_url: Some("http://localhost:1234/v1".to_owned()),
                 models: vec!["qwen3-coder".to_owned()],
+                wire: Some(Wire::Responses),
                 ..ProviderConfig::default()
             },
         );
@@ -772,7 +784,7 @@ mod tests {
         assert_eq!(json["agents"]["timeout"], "5m");
         assert_eq!(json["memory"]["max_context_size"], "100k");
         assert_eq!(json["providers"]["temperature"], 0.7);
-        assert_eq!(json["providers"]["local"]["wire"], "chat");
+        assert_eq!(json["providers"]["local"]["wire"], "responses");
         let back: Config = serde_json::from_value(json).unwrap();
         assert_eq!(back, config);
     }

@@ -86,6 +86,24 @@ pub enum EventKind {
     },
     /// Something worth knowing that did not stop the turn.
     Warning { message: String },
+    /// A model request failed in a way worth retrying; it is sent again after `delay_ms`.
+    ProviderRetry {
+        provider: String,
+        /// The attempt that failed, starting at 1.
+        attempt: u32,
+        delay_ms: u64,
+        message: String,
+    },
+    /// A provider failed after its retries and the request went to the next one.
+    ProviderFailover {
+        /// `provider/model` that failed.
+        from: String,
+        /// `provider/model` that takes over.
+        to: String,
+        message: String,
+    },
+    /// The answer came from the response cache, without a network call.
+    ResponseCacheHit { model: String },
     /// The turn ended.
     TurnFinished {
         turn: TurnId,
@@ -122,6 +140,9 @@ impl EventKind {
             EventKind::UsageUpdated { .. } => "usage_updated",
             EventKind::Error { .. } => "error",
             EventKind::Warning { .. } => "warning",
+            EventKind::ProviderRetry { .. } => "provider_retry",
+            EventKind::ProviderFailover { .. } => "provider_failover",
+            EventKind::ResponseCacheHit { .. } => "response_cache_hit",
             EventKind::TurnFinished { .. } => "turn_finished",
         }
     }

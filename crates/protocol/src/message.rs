@@ -67,12 +67,18 @@ pub enum Part {
     Text {
         text: String,
     },
-    /// The model's visible reasoning. `signature` is an opaque provider token that must be sent
-    /// back unchanged with the reasoning on later requests.
+    /// The model's reasoning. `signature` is an opaque provider token (Anthropic's thinking
+    /// signature, OpenAI's encrypted reasoning content) that must be sent back unchanged with
+    /// the reasoning on later requests; `id` is the provider's id for the reasoning item;
+    /// `redacted` marks reasoning the provider only returns encrypted (its text is empty).
     Reasoning {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        redacted: bool,
     },
     ToolCall(ToolCall),
     ToolResult(ToolResult),
@@ -87,6 +93,25 @@ pub struct ToolCall {
     /// The arguments exactly as the model wrote them: usually a JSON object, but kept as text
     /// because malformed output must be replayed to the model as it was.
     pub arguments: String,
+    /// An opaque provider token sent back with the call on later requests (Gemini's
+    /// `thoughtSignature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl ToolCall {
+    pub fn new(
+        call_id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        ToolCall {
+            call_id: call_id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+            signature: None,
+        }
+    }
 }
 
 /// The outcome of a tool call, sent back to the model.

@@ -31,6 +31,7 @@ fn message_parts_round_trip_with_stable_names() {
                 call_id: "call_1".into(),
                 name: "read".into(),
                 arguments: "{\"path\":\"a\"}".into(),
+                signature: None,
             }),
         ],
         model: Some("openai/gpt".into()),

@@ -3,7 +3,7 @@ use std::ops::AddAssign;
 use serde::{Deserialize, Serialize};
 
 /// Tokens used by one model request, or a sum of several.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Usage {
     /// Prompt tokens, cache reads and writes included.
@@ -16,6 +16,10 @@ pub struct Usage {
     pub cache_write_tokens: u64,
     /// Of `output_tokens`, those spent on hidden reasoning.
     pub reasoning_tokens: u64,
+    /// What the tokens cost in US dollars, from the model catalogue; absent when the model's
+    /// prices are unknown (local models, or models missing from the catalogue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 impl Usage {
@@ -24,7 +28,7 @@ impl Usage {
     }
 
     pub fn is_zero(&self) -> bool {
-        *self == Usage::default()
+        self.total_tokens() == 0 && self.cost_usd.is_none()
     }
 }
 
@@ -35,5 +39,9 @@ impl AddAssign for Usage {
         self.cache_read_tokens += rhs.cache_read_tokens;
         self.cache_write_tokens += rhs.cache_write_tokens;
         self.reasoning_tokens += rhs.reasoning_tokens;
+        self.cost_usd = match (self.cost_usd, rhs.cost_usd) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
     }
 }

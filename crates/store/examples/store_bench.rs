@@ -45,6 +45,7 @@ fn message(seq: u64) -> Message {
                     call_id: format!("call_{seq}"),
                     name: "read".to_owned(),
                     arguments: r#"{"path":"src/lib.rs","offset":0,"limit":200}"#.to_owned(),
+                    signature: None,
                 }),
             ],
         ),
@@ -53,7 +54,8 @@ fn message(seq: u64) -> Message {
             vec![Part::ToolResult(ToolResult {
                 call_id: format!("call_{}", seq - 1),
                 name: "read".to_owned(),
-                output: "fn parse(input: &str) -> Result<Ast, Error> { parse_expression(input) }\n".repeat(12),
+                output: "fn parse(input: &str) -> Result<Ast, Error> { parse_expression(input) }\n"
+                    .repeat(12),
                 is_error: false,
             })],
         ),

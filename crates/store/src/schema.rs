@@ -59,7 +59,9 @@ const MIGRATIONS: &[&str] = &[
         output_tokens      INTEGER NOT NULL DEFAULT 0,
         cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
         cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-        reasoning_tokens   INTEGER NOT NULL DEFAULT 0
+        reasoning_tokens   INTEGER NOT NULL DEFAULT 0,
+        -- NULL while no answer of the session had a known price.
+        cost_usd           REAL
     );
     CREATE INDEX sessions_by_cwd ON sessions(cwd, updated_at);
     CREATE INDEX sessions_by_update ON sessions(updated_at);

@@ -19,7 +19,7 @@ macro_rules! session_columns {
     () => {
         "id, cwd, workspace, title, model, created_at, updated_at, message_count, \
          last_event_seq, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
-         reasoning_tokens"
+         reasoning_tokens, cost_usd"
     };
 }
 
@@ -343,8 +343,8 @@ impl SqliteStore {
             (EventKind::UsageUpdated { session_total, .. }, None) => {
                 tx.prepare_cached(
                     "UPDATE sessions SET input_tokens = ?2, output_tokens = ?3, \
-                     cache_read_tokens = ?4, cache_write_tokens = ?5, reasoning_tokens = ?6 \
-                     WHERE id = ?1",
+                     cache_read_tokens = ?4, cache_write_tokens = ?5, reasoning_tokens = ?6, \
+                     cost_usd = ?7 WHERE id = ?1",
                 )
                 .and_then(|mut update| {
                     update.execute(params![
@@ -353,7 +353,8 @@ impl SqliteStore {
                         session_total.output_tokens,
                         session_total.cache_read_tokens,
                         session_total.cache_write_tokens,
-                        session_total.reasoning_tokens
+                        session_total.reasoning_tokens,
+                        session_total.cost_usd
                     ])
                 })
                 .map_err(fail)?;
@@ -456,6 +457,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionInfo> {
             cache_read_tokens: row.get(11)?,
             cache_write_tokens: row.get(12)?,
             reasoning_tokens: row.get(13)?,
+            cost_usd: row.get(14)?,
         },
     })
 }

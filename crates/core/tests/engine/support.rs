@@ -28,6 +28,7 @@ pub fn call(id: &str, name: &str, args: &str) -> Result<StreamEvent, ProviderErr
         call_id: id.into(),
         name: name.into(),
         arguments: args.into(),
+        signature: None,
     }))
 }
 

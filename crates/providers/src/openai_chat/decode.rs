@@ -118,6 +118,7 @@ impl WireUsage {
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
                 .unwrap_or(0),
+            cost_usd: None,
         }
     }
 }
@@ -334,6 +335,7 @@ impl ChatStreamDecoder {
                 call_id: call.id.unwrap_or_else(synthesized_call_id),
                 name: call.name,
                 arguments: call.arguments,
+                signature: None,
             }));
         }
     }
@@ -459,6 +461,7 @@ mod tests {
             call_id: id.into(),
             name: name.into(),
             arguments: arguments.into(),
+            signature: None,
         })
     }
 
@@ -651,6 +654,7 @@ mod tests {
                     cache_read_tokens: 4,
                     cache_write_tokens: 0,
                     reasoning_tokens: 12,
+                    cost_usd: None,
                 }),
             ]
         );

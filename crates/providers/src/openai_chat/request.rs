@@ -222,16 +222,20 @@ mod tests {
                         Part::Reasoning {
                             text: "thinking".into(),
                             signature: None,
+                            id: None,
+                            redacted: false,
                         },
                         Part::ToolCall(ToolCall {
                             call_id: "call_1".into(),
                             name: "ls".into(),
                             arguments: "{\"path\": \".\"}".into(),
+                            signature: None,
                         }),
                         Part::ToolCall(ToolCall {
                             call_id: "call_2".into(),
                             name: "read".into(),
                             arguments: "{not json".into(),
+                            signature: None,
                         }),
                     ],
                 ),

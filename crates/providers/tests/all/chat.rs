@@ -125,11 +125,13 @@ async fn tool_call_stream_is_decoded() {
                 call_id: "call_JMW1whyEaYG438VE1OIflxA2".into(),
                 name: "GetWeatherArgs".into(),
                 arguments: r#"{"city": "Edinburgh", "country": "GB", "units": "c"}"#.into(),
+                signature: None,
             }),
             StreamEvent::ToolCall(ToolCall {
                 call_id: "call_DNYTawLBoN8fj3KN6qU9N1Ou".into(),
                 name: "get_stock_price".into(),
                 arguments: r#"{"ticker": "AAPL", "exchange": "NASDAQ"}"#.into(),
+                signature: None,
             }),
             StreamEvent::Finished(FinishReason::ToolCalls),
             StreamEvent::Usage(usage(149, 60)),
@@ -159,6 +161,7 @@ async fn request_body_and_headers_follow_the_chat_wire() {
                     call_id: "call_1".into(),
                     name: "get_capital".into(),
                     arguments: r#"{"country":"UK"}"#.into(),
+                    signature: None,
                 })],
             ),
             message(

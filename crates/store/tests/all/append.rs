@@ -156,6 +156,7 @@ fn events_update_model_usage_and_times() {
         cache_read_tokens: 3,
         cache_write_tokens: 4,
         reasoning_tokens: 5,
+        cost_usd: None,
     };
     let appends = [
         EventKind::SessionStarted {

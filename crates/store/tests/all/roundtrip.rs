@@ -19,6 +19,7 @@ fn usage(input: u64, output: u64) -> Usage {
         cache_read_tokens: input / 2,
         cache_write_tokens: 3,
         reasoning_tokens: output / 4,
+        cost_usd: Some(0.25),
     }
 }
 
@@ -42,6 +43,8 @@ async fn a_session_reads_back_exactly_as_appended_after_reopening() {
             Part::Reasoning {
                 text: "I should look.".to_owned(),
                 signature: Some("sig-1".to_owned()),
+                id: None,
+                redacted: false,
             },
             Part::Text {
                 text: "Let me look.".to_owned(),
@@ -50,11 +53,13 @@ async fn a_session_reads_back_exactly_as_appended_after_reopening() {
                 call_id: "call_1".to_owned(),
                 name: "shell".to_owned(),
                 arguments: r#"{"command":"ls"}"#.to_owned(),
+                signature: None,
             }),
             Part::ToolCall(ToolCall {
                 call_id: "call_2".to_owned(),
                 name: "read".to_owned(),
                 arguments: "{not json".to_owned(),
+                signature: None,
             }),
         ],
         model: Some("anthropic/claude-sonnet-4-5".to_owned()),
