@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use code_mesh_core::Provider;
-use code_mesh_providers::{
-    OpenAiChatProvider, ProviderRegistry, ollama_base_url, ollama_first_model,
-};
+use code_mesh_providers::{ProviderRegistry, build_provider, ollama_base_url, ollama_first_model};
 
 use crate::exit::{CliError, Exit};
 use crate::setup::Context;
@@ -29,9 +27,9 @@ pub async fn resolve(context: &Context, choice: Option<String>) -> Result<Resolv
     };
     let (settings, model) = registry.resolve_model(&spec)?;
     let full_name = format!("{}/{model}", settings.name);
-    let provider = OpenAiChatProvider::new(settings)?;
+    let provider = build_provider(settings)?;
     Ok(ResolvedModel {
-        provider: Arc::new(provider),
+        provider,
         full_name,
         provider_model: model,
     })

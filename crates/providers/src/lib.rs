@@ -21,6 +21,7 @@
 //! the front end passes it an environment lookup and the parsed config as plain data.
 
 mod error;
+mod factory;
 pub mod http;
 mod ollama;
 pub mod openai_chat;
@@ -28,6 +29,7 @@ mod registry;
 mod resolve;
 pub mod sse;
 
+pub use factory::{build_provider, wire_name};
 pub use ollama::ollama_first_model;
 pub use openai_chat::{DEFAULT_IDLE_TIMEOUT, OpenAiChatProvider};
 pub use registry::{

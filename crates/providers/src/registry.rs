@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use code_mesh_protocol::config::Wire;
+
 /// Everything needed to call one provider.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct ProviderSettings {
@@ -23,6 +25,8 @@ pub struct ProviderSettings {
     pub headers: BTreeMap<String, String>,
     /// Models offered by this provider; the first is its default model.
     pub models: Vec<String>,
+    /// The wire this provider speaks.
+    pub wire: Wire,
 }
 
 impl ProviderSettings {
@@ -102,6 +106,7 @@ impl fmt::Debug for ProviderSettings {
             .field("api_key_env", &self.api_key_env)
             .field("headers", &headers)
             .field("models", &self.models)
+            .field("wire", &self.wire)
             .finish()
     }
 }
@@ -125,6 +130,8 @@ pub struct BuiltinProvider {
     pub key_envs: &'static [&'static str],
     /// The model used when this provider is picked because its key is set.
     pub default_model: Option<&'static str>,
+    /// The wire it speaks unless `providers.<name>.wire` says otherwise.
+    pub wire: Wire,
 }
 
 /// The built-in providers, in the order [`crate::ProviderRegistry::default_model`] tries them.
@@ -135,6 +142,7 @@ pub const BUILTIN_PROVIDERS: [BuiltinProvider; 4] = [
         default_base_url: "https://api.openai.com/v1",
         key_envs: &[env::OPENAI_API_KEY],
         default_model: Some("gpt-5-mini"),
+        wire: Wire::Chat,
     },
     BuiltinProvider {
         name: "anthropic",
@@ -142,6 +150,7 @@ pub const BUILTIN_PROVIDERS: [BuiltinProvider; 4] = [
         default_base_url: "https://api.anthropic.com/v1",
         key_envs: &[env::ANTHROPIC_API_KEY],
         default_model: Some("claude-sonnet-4-5"),
+        wire: Wire::Chat,
     },
     BuiltinProvider {
         name: "google",
@@ -149,6 +158,7 @@ pub const BUILTIN_PROVIDERS: [BuiltinProvider; 4] = [
         default_base_url: "https://generativelanguage.googleapis.com/v1beta/openai",
         key_envs: &[env::GEMINI_API_KEY, env::GOOGLE_API_KEY],
         default_model: Some("gemini-2.5-flash"),
+        wire: Wire::Chat,
     },
     BuiltinProvider {
         name: "ollama",
@@ -156,6 +166,7 @@ pub const BUILTIN_PROVIDERS: [BuiltinProvider; 4] = [
         default_base_url: "http://127.0.0.1:11434/v1",
         key_envs: &[],
         default_model: None,
+        wire: Wire::Chat,
     },
 ];
 

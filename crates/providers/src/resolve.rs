@@ -57,6 +57,7 @@ impl ProviderRegistry {
                     .default_model
                     .map(|model| vec![model.to_owned()])
                     .unwrap_or_default(),
+                wire: builtin.wire,
             });
         }
         for (name, named) in &config.named {
@@ -79,6 +80,9 @@ impl ProviderRegistry {
             }
             if !named.models.is_empty() {
                 settings.models = named.models.clone();
+            }
+            if let Some(wire) = named.wire {
+                settings.wire = wire;
             }
             settings
                 .headers
