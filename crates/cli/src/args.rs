@@ -39,6 +39,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// List the models you can use, with context window, output limit and prices.
+    Models {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// List every model of the catalogue, not only those of providers with a key set.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 mod args;
 mod config_cmd;
 mod exit;
+mod models;
 mod output;
 mod provider_setup;
 mod run;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run(&cli.global, args),
         Some(Command::Sessions { command }) => sessions::sessions(&cli.global, command),
         Some(Command::Config { command }) => config_cmd::config(&cli.global, command),
+        Some(Command::Models { json, all }) => models::models(&cli.global, json, all),
         None => Err(CliError::usage(
             "the terminal UI is not part of this build yet",
             "give a task with `code-mesh run \"…\"`; `code-mesh --help` lists the commands",

@@ -73,6 +73,26 @@ impl EventPrinter {
                 self.end_text_line();
                 eprintln!("warning: {message}");
             }
+            EventKind::ProviderRetry {
+                attempt,
+                delay_ms,
+                message,
+                ..
+            } => {
+                self.end_text_line();
+                eprintln!(
+                    "{message}; retrying in {} (retry {attempt})",
+                    human_delay(*delay_ms)
+                );
+            }
+            EventKind::ProviderFailover { from, to, message } => {
+                self.end_text_line();
+                eprintln!("{message}; `{from}` failed, switching to `{to}`");
+            }
+            EventKind::ResponseCacheHit { model } => {
+                self.end_text_line();
+                eprintln!("answered from the response cache (`{model}`, temperature 0)");
+            }
             EventKind::TurnFinished {
                 reason,
                 steps,
@@ -91,8 +111,9 @@ impl EventPrinter {
                     TurnEndReason::Failed => {}
                 }
                 if !usage.is_zero() {
+                    let cost = usage.cost_usd.map(dollars).unwrap_or_default();
                     eprintln!(
-                        "tokens: {} in, {} out",
+                        "tokens: {} in, {} out{cost}",
                         usage.input_tokens, usage.output_tokens
                     );
                 }
@@ -119,6 +140,24 @@ impl EventPrinter {
     }
 }
 
+/// `, $0.0123`: a cost to the hundredth of a cent, and `<$0.0001` for less but not nothing.
+pub fn dollars(cost: f64) -> String {
+    if cost > 0.0 && cost < 0.0001 {
+        ", <$0.0001".to_owned()
+    } else {
+        format!(", ${cost:.4}")
+    }
+}
+
+/// `800 ms`, or `1.5 s` from a second on.
+fn human_delay(millis: u64) -> String {
+    if millis < 1000 {
+        format!("{millis} ms")
+    } else {
+        format!("{:.1} s", millis as f64 / 1000.0)
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -133,5 +172,20 @@ pub fn one_line(text: &str, max: usize) -> String {
     match flat.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
         None => flat.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_show_to_the_hundredth_of_a_cent() {
+        assert_eq!(dollars(0.0123), ", $0.0123");
+        assert_eq!(dollars(2.0), ", $2.0000");
+        assert_eq!(dollars(0.00001), ", <$0.0001");
+        assert_eq!(dollars(0.0), ", $0.0000");
+        assert_eq!(human_delay(250), "250 ms");
+        assert_eq!(human_delay(1500), "1.5 s");
     }
 }

@@ -1,9 +1,16 @@
-//! Choosing the model and building its provider from config and environment.
+//! Choosing the model and building its provider from config and environment: the chosen
+//! model and then `providers.fallback`, each wire behind retries and pricing, all behind the
+//! failover and (with `providers.cache`) the response cache.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use code_mesh_core::Provider;
-use code_mesh_providers::{ProviderRegistry, build_provider, ollama_base_url, ollama_first_model};
+use code_mesh_config::Origin;
+use code_mesh_core::{Provider, ResponseCache};
+use code_mesh_providers::{
+    Candidate, Catalogue, ChainOptions, ProviderRegistry, RetryPolicy, build_provider,
+    ollama_base_url, ollama_first_model, reliable_provider,
+};
 
 use crate::exit::{CliError, Exit};
 use crate::setup::Context;
@@ -17,22 +24,136 @@ pub struct ResolvedModel {
 }
 
 /// Resolves `choice` (or the configured default, or a local Ollama's first model) to a
-/// provider that can be called.
-pub async fn resolve(context: &Context, choice: Option<String>) -> Result<ResolvedModel, CliError> {
+/// provider that can be called, with the configured fallbacks behind it. `cache` is where
+/// answers are kept when `providers.cache` is on.
+pub async fn resolve(
+    context: &Context,
+    choice: Option<String>,
+    cache: Option<Arc<dyn ResponseCache>>,
+) -> Result<ResolvedModel, CliError> {
+    let config = &context.loaded.config.providers;
     let env = |name: &str| context.env_var(name);
-    let registry = ProviderRegistry::new(env, &context.loaded.config.providers);
+    let registry = ProviderRegistry::new(env, config);
     let spec = match choice.or_else(|| registry.default_model()) {
         Some(spec) => spec,
         None => local_ollama_model(context).await?,
     };
     let (settings, model) = registry.resolve_model(&spec)?;
     let full_name = format!("{}/{model}", settings.name);
-    let provider = build_provider(settings)?;
+    let mut candidates = vec![Candidate::new(build_provider(settings)?, model.clone())];
+    for entry in &config.fallback {
+        match fallback(&registry, entry) {
+            Ok(candidate) => {
+                let name = candidate.full_name();
+                if !candidates.iter().any(|c| c.full_name() == name) {
+                    candidates.push(candidate);
+                }
+            }
+            Err(error) => eprintln!(
+                "warning: skipping `{entry}` in providers.fallback: {}",
+                error.message
+            ),
+        }
+    }
+    let cache = match cache {
+        Some(cache) if config.cache => {
+            if config.temperature != Some(0.0) {
+                eprintln!(
+                    "warning: `providers.cache` only answers requests made at temperature 0; set `providers.temperature = 0` to use it"
+                );
+            }
+            Some(cache)
+        }
+        _ => None,
+    };
+    let options = ChainOptions {
+        retry: RetryPolicy::with_max_retries(config.max_retries),
+        catalogue: Some(Arc::new(load_catalogue(context)?)),
+        cache,
+    };
     Ok(ResolvedModel {
-        provider,
+        provider: reliable_provider(candidates, options)?,
         full_name,
         provider_model: model,
     })
+}
+
+/// One entry of `providers.fallback`: `provider/model`, or a provider's name for its default
+/// model.
+fn fallback(
+    registry: &ProviderRegistry,
+    entry: &str,
+) -> Result<Candidate, code_mesh_core::ProviderError> {
+    let spec = if entry.contains('/') {
+        entry.to_owned()
+    } else {
+        let settings = registry.get(entry).ok_or_else(|| {
+            code_mesh_core::ProviderError::new(
+                code_mesh_core::ProviderErrorKind::Config,
+                entry,
+                format!("`{entry}` names no provider"),
+            )
+        })?;
+        let model = settings.models.first().ok_or_else(|| {
+            code_mesh_core::ProviderError::new(
+                code_mesh_core::ProviderErrorKind::Config,
+                entry,
+                format!("`{entry}` has no default model; write it as `{entry}/MODEL`"),
+            )
+        })?;
+        format!("{entry}/{model}")
+    };
+    let (settings, model) = registry.resolve_model(&spec)?;
+    Ok(Candidate::new(build_provider(settings)?, model))
+}
+
+/// The built-in catalogue with `providers.catalogue` (a file, relative to the config file
+/// that names it) and the `model_info` tables of config over it.
+pub fn load_catalogue(context: &Context) -> Result<Catalogue, CliError> {
+    let providers = &context.loaded.config.providers;
+    let Some(name) = &providers.catalogue else {
+        return Catalogue::configured(providers, None).map_err(|error| {
+            CliError::new(Exit::Failure, format!("the model catalogue: {error}"))
+        });
+    };
+    let path = catalogue_path(context, name);
+    let setting = match context.loaded.origin("providers.catalogue") {
+        Some(Origin::File { path, line }) => {
+            format!("`providers.catalogue` ({}:{line})", path.display())
+        }
+        Some(Origin::Env { var }) => format!("`providers.catalogue` ({var})"),
+        _ => "`providers.catalogue`".to_owned(),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        CliError::usage(
+            format!(
+                "cannot read the model catalogue `{}`: {error}",
+                path.display()
+            ),
+            format!("fix or remove {setting}"),
+        )
+    })?;
+    Catalogue::configured(providers, Some(&text)).map_err(|error| {
+        CliError::usage(
+            format!("the model catalogue `{}` is not valid: {error}", path.display()),
+            format!(
+                "it must be a JSON object keyed \"provider/model\" with fields like \"max_input_tokens\" and \"input_cost_per_token\"; fix or remove {setting}"
+            ),
+        )
+    })
+}
+
+fn catalogue_path(context: &Context, name: &str) -> PathBuf {
+    let path = PathBuf::from(name);
+    if path.is_absolute() {
+        return path;
+    }
+    match context.loaded.origin("providers.catalogue") {
+        Some(Origin::File { path: file, .. }) => file
+            .parent()
+            .map_or_else(|| path.clone(), |dir| dir.join(&path)),
+        _ => context.cwd.join(path),
+    }
 }
 
 /// With nothing configured, a running local Ollama is the last resort.

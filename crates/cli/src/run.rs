@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use code_mesh_config::{CliOverride, Origin};
 use code_mesh_core::{
-    InstructionFile, OpSender, Session, SessionConfig, SessionStart, Store, ToolLimits,
+    InstructionFile, OpSender, ResponseCache, Session, SessionConfig, SessionStart, Store,
+    ToolLimits,
 };
 use code_mesh_protocol::config::Strategy;
 use code_mesh_protocol::{ErrorCode, EventKind, Op, PermissionDecision, SessionId, TurnEndReason};
@@ -123,7 +124,9 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
             "warning: `agents.default_strategy` ({origin}) asks for a strategy this version does not run yet; running `single`"
         );
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(context.paths.database_file())?);
+    let sqlite = SqliteStore::open(context.paths.database_file())?;
+    let response_cache: Arc<dyn ResponseCache> = Arc::new(sqlite.clone());
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     let cwd_text = context.cwd.display().to_string();
     let (start, session_model) = if let Some(id) = &args.session {
         let id = SessionId(id.clone());
@@ -151,7 +154,7 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
         .model
         .clone()
         .or(session_model.filter(|m| !m.is_empty()));
-    let model = provider_setup::resolve(&context, model_choice).await?;
+    let model = provider_setup::resolve(&context, model_choice, Some(response_cache)).await?;
 
     let session_config = SessionConfig {
         provider: model.provider,

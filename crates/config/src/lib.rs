@@ -422,7 +422,21 @@ mod tests {
             ..Default::default()
         };
         provider.headers.insert("h".into(), "v".into());
+        provider.model_info.insert(
+            "m".into(),
+            code_mesh_protocol::config::ModelInfoConfig {
+                context: Some(128_000.into()),
+                max_output: Some(8_000.into()),
+                input_price: Some(3.0),
+                output_price: Some(15.0),
+                cache_read_price: Some(0.3),
+                cache_write_price: Some(3.75),
+            },
+        );
         config.providers.named.insert("p".into(), provider);
+        config.providers.catalogue = Some("c.json".into());
+        config.providers.cache = true;
+        config.providers.max_retries = 0;
 
         let mut serialized = Vec::new();
         let Ok(Value::Table(table)) = Value::try_from(&config) else {
@@ -448,7 +462,9 @@ mod tests {
             // Named providers and headers are open-ended: compare them by their shape.
             let segment = match path.as_slice() {
                 [p] if p == "providers" && key == "p" => "*".to_owned(),
-                [p, _, h] if p == "providers" && h == "headers" => "*".to_owned(),
+                [p, _, h] if p == "providers" && (h == "headers" || h == "model_info") => {
+                    "*".to_owned()
+                }
                 _ => key.clone(),
             };
             path.push(segment);

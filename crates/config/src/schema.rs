@@ -35,6 +35,11 @@ pub(crate) enum Kind {
         min: f64,
         max: f64,
     },
+    /// An integer in a closed range (where 0 makes sense, unlike `Count`).
+    Integer {
+        min: u64,
+        max: u64,
+    },
     Duration,
     TokenCount,
     Choice(&'static [&'static str]),
@@ -50,6 +55,25 @@ const STRATEGIES: [&str; 5] = [
 ];
 
 const U32_MAX: u64 = u32::MAX as u64;
+
+/// Prices are in US dollars per million tokens; a million dollars is surely a typo.
+const PRICE: Shape = Shape::Leaf(Kind::Number {
+    min: 0.0,
+    max: 1_000_000.0,
+});
+
+/// `[providers.<name>.model_info.<model>]`
+static MODEL_INFO: Shape = Shape::Table {
+    fields: &[
+        ("context", Shape::Leaf(Kind::TokenCount)),
+        ("max_output", Shape::Leaf(Kind::TokenCount)),
+        ("input_price", PRICE),
+        ("output_price", PRICE),
+        ("cache_read_price", PRICE),
+        ("cache_write_price", PRICE),
+    ],
+    other: None,
+};
 
 static NAMED_PROVIDER: Shape = Shape::Table {
     fields: &[
@@ -71,6 +95,13 @@ static NAMED_PROVIDER: Shape = Shape::Table {
             Shape::Table {
                 fields: &[],
                 other: Some(&Shape::Leaf(Kind::Text)),
+            },
+        ),
+        (
+            "model_info",
+            Shape::Table {
+                fields: &[],
+                other: Some(&MODEL_INFO),
             },
         ),
     ],
@@ -118,6 +149,12 @@ pub(crate) static ROOT: Shape = Shape::Table {
                         "temperature",
                         Shape::Leaf(Kind::Number { min: 0.0, max: 2.0 }),
                     ),
+                    (
+                        "max_retries",
+                        Shape::Leaf(Kind::Integer { min: 0, max: 10 }),
+                    ),
+                    ("cache", Shape::Leaf(Kind::Bool)),
+                    ("catalogue", Shape::Leaf(Kind::Text)),
                 ],
                 other: Some(&NAMED_PROVIDER),
             },
@@ -199,8 +236,10 @@ fn check_node(shape: &Shape, node: &Node, path: &mut Vec<String>) -> Result<(), 
                 match (known, other) {
                     (Some((_, child_shape)), _) => check_node(child_shape, child, path)?,
                     // An unknown name under [providers] is a provider only if it is a table.
+                    // (Under `model_info`, which has no fixed keys, a value is simply not
+                    // the table it must be.)
                     (None, Some(Shape::Table { .. }))
-                        if !matches!(child.kind, NodeKind::Table(_)) =>
+                        if !fields.is_empty() && !matches!(child.kind, NodeKind::Table(_)) =>
                     {
                         return Err(unknown_key(shape, path, child, true));
                     }
@@ -324,6 +363,7 @@ impl Kind {
             Kind::Bool => "true or false".to_owned(),
             Kind::Count { .. } => "a positive integer".to_owned(),
             Kind::Number { min, max } => format!("a number from {min:.1} to {max:.1}"),
+            Kind::Integer { min, max } => format!("an integer from {min} to {max}"),
             Kind::Duration => "a duration such as \"30s\", \"5m\" or \"2h\"".to_owned(),
             Kind::TokenCount => "a token count such as 100000, \"100k\" or \"1.5m\"".to_owned(),
             Kind::Choice(choices) => format!("one of {}", quoted_list(choices)),
@@ -357,6 +397,10 @@ fn check_value(key: &str, kind: &Kind, value: &Value) -> Result<(), (String, Opt
                 format!("`{key}` must be a positive integer no larger than {max}, got {got}"),
                 None,
             )),
+            _ => Err((must(), None)),
+        },
+        (Kind::Integer { min, max }, Value::Integer(n)) => match u64::try_from(*n) {
+            Ok(n) if n >= *min && n <= *max => Ok(()),
             _ => Err((must(), None)),
         },
         (Kind::Number { min, max }, Value::Integer(_) | Value::Float(_)) => {

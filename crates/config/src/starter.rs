@@ -55,6 +55,15 @@ const STARTER: &str = r#"# Code Mesh configuration.
 # max_tokens = 4096
 # Sampling temperature from 0.0 to 2.0 (the provider's default when unset).
 # temperature = 0.7
+# Times a failed request (rate limit, server error, dropped connection) is sent again,
+# waiting longer each time, before the next fallback provider is tried; 0 disables retries.
+# max_retries = 3
+# Answer identical requests made with temperature = 0 from a local cache, without a
+# network call. Other temperatures are never cached: their answers are meant to vary.
+# cache = false
+# A model catalogue file (JSON, keyed "provider/model") merged over the built-in one,
+# to refresh context limits and prices; relative to this file.
+# catalogue = "models.json"
 
 # A named provider: any OpenAI-compatible server (LM Studio, vLLM, OpenRouter, ...).
 # Use it as `--model local/qwen3-coder`.
@@ -69,6 +78,15 @@ const STARTER: &str = r#"# Code Mesh configuration.
 # wire = "chat"
 # Extra HTTP headers sent with every request.
 # headers = { "X-Title" = "code-mesh" }
+# Context window, output limit and prices (US dollars per million tokens) of a model,
+# over the built-in catalogue; used for costs and by `code-mesh models`.
+# [providers.local.model_info.qwen3-coder]
+# context = "256k"
+# max_output = "64k"
+# input_price = 0.0
+# output_price = 0.0
+# cache_read_price = 0.0
+# cache_write_price = 0.0
 
 [memory]
 # Idle time after which a session is considered over.

@@ -481,6 +481,50 @@ mod errors {
     }
 
     #[test]
+    fn max_retries_may_be_zero_but_not_negative_or_huge() {
+        let mut setup = Setup::new();
+        setup.env("CODE_MESH_PROVIDERS__MAX_RETRIES", "0");
+        assert_eq!(setup.load().config.providers.max_retries, 0);
+
+        let setup = Setup::new();
+        setup.global("[providers]\nmax_retries = 50\n");
+        assert_eq!(
+            setup.message(),
+            "[TMP]/home/config.toml:2: `providers.max_retries` must be an integer from 0 to 10, got 50"
+        );
+    }
+
+    #[test]
+    fn model_info_is_checked_like_the_rest() {
+        let setup = Setup::new();
+        setup.global("[providers.local.model_info.qwen3]\ncontext = \"128k\"\ninput_price = 0.5\n");
+        let info = &setup.load().config.providers.named["local"].model_info["qwen3"];
+        assert_eq!(info.context.map(|c| c.get()), Some(128_000));
+        assert_eq!(info.input_price, Some(0.5));
+
+        let setup = Setup::new();
+        setup.global("[providers.local.model_info.qwen3]\ninput_price = -1\n");
+        assert_eq!(
+            setup.message(),
+            "[TMP]/home/config.toml:2: `providers.local.model_info.qwen3.input_price` must be a number from 0.0 to 1000000.0, got -1"
+        );
+
+        let setup = Setup::new();
+        setup.global("[providers.local.model_info.qwen3]\ncontxt = 1\n");
+        assert_eq!(
+            setup.message(),
+            "[TMP]/home/config.toml:2: unknown key `providers.local.model_info.qwen3.contxt` (did you mean `context`?)"
+        );
+
+        let setup = Setup::new();
+        setup.global("[providers.local]\nmodel_info.qwen3 = 1\n");
+        assert_eq!(
+            setup.message(),
+            "[TMP]/home/config.toml:2: `providers.local.model_info.qwen3` must be a table, got 1"
+        );
+    }
+
+    #[test]
     fn a_string_where_an_array_belongs_hints_at_the_array_form() {
         let mut setup = Setup::new();
         setup.env("CODE_MESH_PROVIDERS__FALLBACK", "anthropic");
@@ -583,6 +627,8 @@ agents.timeout = "5m"                                   # default
 agents.max_turns = 100                                  # default
 providers.model = "openai/gpt-5-mini"                   # [TMP]/home/config.toml:2
 providers.fallback = []                                 # default
+providers.max_retries = 3                               # default
+providers.cache = false                                 # default
 providers.local.base_url = "http://localhost:1234/v1"   # [TMP]/home/config.toml:5
 providers.local.models = []                             # default
 memory.session_timeout = "1d"                           # default

@@ -135,7 +135,7 @@ impl fmt::Display for Strategy {
 
 /// `[providers]`: scalar keys for the defaults, and any table is a named provider
 /// (`[providers.local]`).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProvidersConfig {
     /// Provider used when a model name has no `provider/` prefix, or no model is given.
     pub default: Option<String>,
@@ -147,14 +147,49 @@ pub struct ProvidersConfig {
     pub max_tokens: Option<u32>,
     /// Sampling temperature from 0.0 to 2.0 (the provider's default when unset).
     pub temperature: Option<f32>,
+    /// How many times a failed request is sent again (rate limits, server errors, dropped
+    /// connections) before the next fallback provider is tried; 0 disables retries.
+    pub max_retries: u32,
+    /// Answer identical requests made with `temperature = 0` from the local response cache.
+    pub cache: bool,
+    /// A model catalogue file (JSON, the built-in catalogue's format) merged over the
+    /// built-in one, to refresh prices and limits.
+    pub catalogue: Option<String>,
     /// Named providers: every `[providers.<name>]` table.
     pub named: BTreeMap<String, ProviderConfig>,
 }
 
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        Self {
+            default: None,
+            model: None,
+            fallback: Vec::new(),
+            max_tokens: None,
+            temperature: None,
+            max_retries: ProvidersConfig::DEFAULT_MAX_RETRIES,
+            cache: false,
+            catalogue: None,
+            named: BTreeMap::new(),
+        }
+    }
+}
+
 impl ProvidersConfig {
     /// The scalar keys of `[providers]`; any other key must be a provider table.
-    pub const KEYS: [&'static str; 5] =
-        ["default", "model", "fallback", "max_tokens", "temperature"];
+    pub const KEYS: [&'static str; 8] = [
+        "default",
+        "model",
+        "fallback",
+        "max_tokens",
+        "temperature",
+        "max_retries",
+        "cache",
+        "catalogue",
+    ];
+
+    /// `max_retries` when unset.
+    pub const DEFAULT_MAX_RETRIES: u32 = 3;
 }
 
 impl Serialize for ProvidersConfig {
@@ -177,6 +212,11 @@ impl Serialize for ProvidersConfig {
                 .parse()
                 .unwrap_or(f64::from(temperature));
             map.serialize_entry("temperature", &temperature)?;
+        }
+        map.serialize_entry("max_retries", &self.max_retries)?;
+        map.serialize_entry("cache", &self.cache)?;
+        if let Some(catalogue) = &self.catalogue {
+            map.serialize_entry("catalogue", catalogue)?;
         }
         for (name, provider) in &self.named {
             map.serialize_entry(name, provider)?;
@@ -209,6 +249,9 @@ impl<'de> Visitor<'de> for ProvidersVisitor {
                 "fallback" => providers.fallback = map.next_value()?,
                 "max_tokens" => providers.max_tokens = Some(map.next_value()?),
                 "temperature" => providers.temperature = Some(map.next_value()?),
+                "max_retries" => providers.max_retries = map.next_value()?,
+                "cache" => providers.cache = map.next_value()?,
+                "catalogue" => providers.catalogue = Some(map.next_value()?),
                 _ => {
                     let provider = map.next_value_seed(NamedProviderSeed { name: &key })?;
                     providers.named.insert(key, provider);
@@ -269,6 +312,35 @@ pub struct ProviderConfig {
     /// Extra HTTP headers sent with every request.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Limits and prices of this provider's models (`[providers.<name>.model_info.<model>]`),
+    /// over the built-in model catalogue.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_info: BTreeMap<String, ModelInfoConfig>,
+}
+
+/// `[providers.<name>.model_info.<model>]`: what the model catalogue says about a model,
+/// overridden. Prices are in US dollars per million tokens.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelInfoConfig {
+    /// Context window in tokens, input and output together, e.g. "128k".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<TokenCount>,
+    /// Most tokens the model generates in one answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output: Option<TokenCount>,
+    /// Price of input tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_price: Option<f64>,
+    /// Price of output tokens (reasoning included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_price: Option<f64>,
+    /// Price of input tokens read from the provider's prompt cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_price: Option<f64>,
+    /// Price of input tokens written to the provider's prompt cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_write_price: Option<f64>,
 }
 
 /// The wire format a named provider speaks.

@@ -2,12 +2,13 @@
 //! sentence saying what happened, and a hint saying what to do.
 
 use std::error::Error as _;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use code_mesh_core::{ProviderError, ProviderErrorKind};
 use serde_json::Value;
 
 use crate::registry::ProviderSettings;
+use crate::retry;
 
 /// Longest server-provided detail quoted in a message.
 const MAX_DETAIL_CHARS: usize = 300;
@@ -231,7 +232,7 @@ pub(crate) fn http_status(
 ) -> ProviderError {
     let name = &settings.name;
     let is_html = content_type.contains("html") || body.trim_start().starts_with('<');
-    if is_html && !matches!(status, 401 | 403 | 429 | 500..=599) {
+    if is_html && !matches!(status, 401 | 403 | 408 | 409 | 429 | 500..=599) {
         return not_the_api(settings, status, content_type);
     }
     let detail = if is_html {
@@ -239,6 +240,14 @@ pub(crate) fn http_status(
     } else {
         ErrorDetail::from_body(body)
     };
+    if let Some(wait) =
+        retry_after.and_then(|value| retry::parse_retry_after(value, SystemTime::now()))
+    {
+        retry::advise_retry_after(wait);
+    }
+    if status == 429 && detail.is_quota() {
+        retry::advise_no_retry();
+    }
     let (kind, message, hint) = match status {
         401 | 403 => (
             ProviderErrorKind::Auth,
@@ -265,6 +274,22 @@ pub(crate) fn http_status(
                 ),
                 None => "wait a little and try again, or run fewer agents at once".to_owned(),
             },
+        ),
+        408 => (
+            ProviderErrorKind::Timeout,
+            format!("`{name}` timed out waiting for the request (HTTP 408)"),
+            "this is usually temporary; try again in a moment".to_owned(),
+        ),
+        409 => (
+            ProviderErrorKind::Server,
+            format!("`{name}` reported a conflict with another request (HTTP 409)"),
+            "this is usually temporary; try again in a moment".to_owned(),
+        ),
+        529 => (
+            ProviderErrorKind::Server,
+            format!("`{name}` is overloaded (HTTP 529)"),
+            "this is usually temporary; try again in a moment, or set `providers.fallback`"
+                .to_owned(),
         ),
         500..=599 => (
             ProviderErrorKind::Server,
@@ -320,6 +345,9 @@ pub(crate) fn in_band(settings: &ProviderSettings, detail: &ErrorDetail) -> Prov
             "this is usually temporary; try again in a moment".to_owned(),
         ),
     };
+    if detail.is_quota() {
+        retry::advise_no_retry();
+    }
     let message = with_detail(format!("`{name}` reported an error"), &detail.message);
     let error = ProviderError::new(kind, name, message).with_hint(hint);
     match detail.status() {

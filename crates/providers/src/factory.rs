@@ -11,19 +11,10 @@ use crate::{OpenAiChatProvider, ProviderSettings};
 pub fn build_provider(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ProviderError> {
     match settings.wire {
         Wire::Chat => Ok(Arc::new(OpenAiChatProvider::new(settings)?)),
-        other => Err(ProviderError::new(
-            code_mesh_core::ProviderErrorKind::Config,
-            settings.name.clone(),
-            format!(
-                "the `{}` wire of provider `{}` is not available in this build",
-                wire_name(other),
-                settings.name
-            ),
-        )
-        .with_hint(format!(
-            "set `providers.{}.wire = \"chat\"` to use its OpenAI-compatible endpoint",
-            settings.name
-        ))),
+        Wire::Anthropic => Ok(Arc::new(crate::AnthropicProvider::new(settings)?)),
+        Wire::Responses => Ok(Arc::new(crate::OpenAiResponsesProvider::new(settings)?)),
+        Wire::Gemini => Ok(Arc::new(crate::GeminiProvider::new(settings)?)),
+        Wire::Ollama => Ok(Arc::new(crate::OllamaProvider::new(settings)?)),
     }
 }
 

@@ -147,26 +147,30 @@ pub const BUILTIN_PROVIDERS: [BuiltinProvider; 4] = [
     BuiltinProvider {
         name: "anthropic",
         base_url_env: Some(env::ANTHROPIC_BASE_URL),
-        default_base_url: "https://api.anthropic.com/v1",
+        // The Messages API's root without /v1, like `ANTHROPIC_BASE_URL` in Anthropic's SDKs.
+        default_base_url: "https://api.anthropic.com",
         key_envs: &[env::ANTHROPIC_API_KEY],
         default_model: Some("claude-sonnet-4-5"),
-        wire: Wire::Chat,
+        wire: Wire::Anthropic,
     },
     BuiltinProvider {
         name: "google",
         base_url_env: Some(env::GOOGLE_GEMINI_BASE_URL),
-        default_base_url: "https://generativelanguage.googleapis.com/v1beta/openai",
+        // The API root without /v1beta, like `GOOGLE_GEMINI_BASE_URL` in Google's SDKs.
+        default_base_url: "https://generativelanguage.googleapis.com",
         key_envs: &[env::GEMINI_API_KEY, env::GOOGLE_API_KEY],
         default_model: Some("gemini-2.5-flash"),
-        wire: Wire::Chat,
+        wire: Wire::Gemini,
     },
     BuiltinProvider {
         name: "ollama",
         base_url_env: Some(env::OLLAMA_HOST),
-        default_base_url: "http://127.0.0.1:11434/v1",
+        // Ollama's root: the native wire posts to /api/chat, the OpenAI-compatible one
+        // (`wire = "chat"`) to /v1.
+        default_base_url: "http://127.0.0.1:11434",
         key_envs: &[],
         default_model: None,
-        wire: Wire::Chat,
+        wire: Wire::Ollama,
     },
 ];
 

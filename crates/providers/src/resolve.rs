@@ -6,7 +6,7 @@
 //! else from its default: Code Mesh's own config is the more specific statement of intent.
 
 use code_mesh_core::{ProviderError, ProviderErrorKind};
-use code_mesh_protocol::config::ProvidersConfig;
+use code_mesh_protocol::config::{ProvidersConfig, Wire};
 
 use crate::registry::{BUILTIN_PROVIDERS, ProviderSettings, builtin, env, ollama_host_url};
 
@@ -29,7 +29,7 @@ impl ProviderRegistry {
         for builtin in &BUILTIN_PROVIDERS {
             let from_env = builtin.base_url_env.and_then(&env);
             let base_url = match (builtin.name, from_env) {
-                ("ollama", Some(host)) => format!("{}/v1", ollama_host_url(&host)),
+                ("ollama", Some(host)) => ollama_host_url(&host),
                 (_, Some(url)) => url,
                 (_, None) => builtin.default_base_url.to_owned(),
             };
@@ -42,7 +42,7 @@ impl ProviderRegistry {
             let api_key = api_key_env.as_deref().and_then(&env);
             // A self-hosted OpenAI-compatible server (LM Studio, vLLM, llama.cpp) usually
             // takes no key: only the vendor's own address requires one.
-            let api_key_env = if api_key.is_none() && base_url != builtin.default_base_url {
+            let api_key_env = if api_key.is_none() && !is_vendor_address(builtin, &base_url) {
                 None
             } else {
                 api_key_env
@@ -82,6 +82,9 @@ impl ProviderRegistry {
                 settings.models = named.models.clone();
             }
             if let Some(wire) = named.wire {
+                if named.base_url.is_none() {
+                    settings.base_url = base_url_for_wire(name, &settings.base_url, wire);
+                }
                 settings.wire = wire;
             }
             settings
@@ -243,6 +246,41 @@ impl ProviderRegistry {
     }
 }
 
+/// Whether `base_url` is the vendor's own address, trailing slashes aside, and for the
+/// Anthropic wire a trailing `/v1` too (its provider accepts the root with or without it).
+fn is_vendor_address(builtin: &crate::BuiltinProvider, base_url: &str) -> bool {
+    let normalize = |url: &str| {
+        let url = url.trim().trim_end_matches('/');
+        match builtin.wire {
+            code_mesh_protocol::config::Wire::Anthropic => {
+                url.strip_suffix("/v1").unwrap_or(url).to_owned()
+            }
+            code_mesh_protocol::config::Wire::Gemini => ["/v1beta/openai", "/v1beta"]
+                .iter()
+                .find_map(|suffix| url.strip_suffix(suffix))
+                .unwrap_or(url)
+                .to_owned(),
+            _ => url.to_owned(),
+        }
+    };
+    normalize(base_url) == normalize(builtin.default_base_url)
+}
+
+/// The base URL of a built-in reached through another wire than its own (`wire = "chat"`):
+/// Ollama and Gemini serve the OpenAI-compatible wire under paths of their own. Only used
+/// when `base_url` was not configured along with the wire.
+fn base_url_for_wire(provider: &str, base_url: &str, wire: Wire) -> String {
+    let Some(builtin) = builtin(provider).filter(|builtin| builtin.wire != wire) else {
+        return base_url.to_owned();
+    };
+    let root = base_url.trim().trim_end_matches('/');
+    match (builtin.wire, wire) {
+        (Wire::Ollama, Wire::Chat | Wire::Responses) => format!("{root}/v1"),
+        (Wire::Gemini, Wire::Chat) => format!("{root}/v1beta/openai"),
+        _ => base_url.to_owned(),
+    }
+}
+
 fn config_error(provider: &str, message: String, hint: String) -> ProviderError {
     ProviderError::new(ProviderErrorKind::Config, provider, message).with_hint(hint)
 }
@@ -292,17 +330,17 @@ mod tests {
         assert_eq!(openai.base_url, "http://localhost:1234/v1");
         assert_eq!(openai.api_key.as_deref(), Some("sk-1"));
         let anthropic = reg.get("anthropic").unwrap();
-        assert_eq!(anthropic.base_url, "https://api.anthropic.com/v1");
+        assert_eq!(anthropic.base_url, "https://api.anthropic.com");
+        assert_eq!(anthropic.wire, code_mesh_protocol::config::Wire::Anthropic);
         assert_eq!(anthropic.api_key, None);
         let google = reg.get("google").unwrap();
-        assert_eq!(
-            google.base_url,
-            "https://generativelanguage.googleapis.com/v1beta/openai"
-        );
+        assert_eq!(google.base_url, "https://generativelanguage.googleapis.com");
+        assert_eq!(google.wire, Wire::Gemini);
         assert_eq!(google.api_key_env.as_deref(), Some("GOOGLE_API_KEY"));
         assert_eq!(google.api_key.as_deref(), Some("g-1"));
         let ollama = reg.get("ollama").unwrap();
-        assert_eq!(ollama.base_url, "http://0.0.0.0:11434/v1");
+        assert_eq!(ollama.base_url, "http://0.0.0.0:11434");
+        assert_eq!(ollama.wire, Wire::Ollama);
         assert_eq!(ollama.api_key_env, None);
     }
 
@@ -431,11 +469,117 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_base_url_is_the_root_and_its_own_address_still_needs_a_key() {
+        for own in [
+            "https://api.anthropic.com",
+            "https://api.anthropic.com/",
+            "https://api.anthropic.com/v1",
+        ] {
+            let reg = registry(&[("ANTHROPIC_BASE_URL", own)], &ProvidersConfig::default());
+            let err = reg
+                .resolve_model("anthropic/claude-sonnet-4-5")
+                .unwrap_err();
+            assert_eq!(
+                err.message, "`anthropic` needs an API key, and `ANTHROPIC_API_KEY` is not set",
+                "{own}"
+            );
+        }
+        let reg = registry(
+            &[
+                ("ANTHROPIC_BASE_URL", "http://127.0.0.1:4000"),
+                ("ANTHROPIC_API_KEY", "sk-ant-test"),
+            ],
+            &ProvidersConfig::default(),
+        );
+        let (settings, model) = reg.resolve_model("anthropic/claude-sonnet-4-5").unwrap();
+        assert_eq!(settings.base_url, "http://127.0.0.1:4000");
+        assert_eq!(settings.api_key.as_deref(), Some("sk-ant-test"));
+        assert_eq!(settings.wire, code_mesh_protocol::config::Wire::Anthropic);
+        assert_eq!(model, "claude-sonnet-4-5");
+        // A keyless proxy speaking the Messages API.
+        let reg = registry(
+            &[("ANTHROPIC_BASE_URL", "http://127.0.0.1:4000")],
+            &ProvidersConfig::default(),
+        );
+        let (settings, _) = reg.resolve_model("anthropic/claude-sonnet-4-5").unwrap();
+        assert_eq!(settings.api_key, None);
+    }
+
+    #[test]
     fn ollama_needs_no_key() {
         let reg = registry(&[], &ProvidersConfig::default());
         let (settings, model) = reg.resolve_model("ollama/llama3.2:3b").unwrap();
-        assert_eq!(settings.base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(settings.base_url, "http://127.0.0.1:11434");
+        assert_eq!(settings.wire, Wire::Ollama);
+        assert_eq!(settings.api_key, None);
         assert_eq!(model, "llama3.2:3b");
+    }
+
+    #[test]
+    fn ollama_through_its_openai_compatible_wire_gets_v1() {
+        let mut config = ProvidersConfig::default();
+        config.named.insert(
+            "ollama".into(),
+            ProviderConfig {
+                wire: Some(Wire::Chat),
+                ..ProviderConfig::default()
+            },
+        );
+        let reg = registry(&[("OLLAMA_HOST", "box:8080")], &config);
+        let (settings, _) = reg.resolve_model("ollama/qwen3-coder").unwrap();
+        assert_eq!(settings.base_url, "http://box:8080/v1");
+        assert_eq!(settings.wire, Wire::Chat);
+        // A base URL given with the wire is taken as it is.
+        config.named.insert(
+            "ollama".into(),
+            ProviderConfig {
+                wire: Some(Wire::Chat),
+                base_url: Some("http://gpu:11434/v1".into()),
+                ..ProviderConfig::default()
+            },
+        );
+        let reg = registry(&[], &config);
+        assert_eq!(reg.get("ollama").unwrap().base_url, "http://gpu:11434/v1");
+    }
+
+    #[test]
+    fn gemini_native_wire_and_its_keyless_test_servers() {
+        for own in [
+            "https://generativelanguage.googleapis.com/",
+            "https://generativelanguage.googleapis.com/v1beta",
+        ] {
+            let reg = registry(
+                &[("GOOGLE_GEMINI_BASE_URL", own)],
+                &ProvidersConfig::default(),
+            );
+            let err = reg.resolve_model("google/gemini-2.5-flash").unwrap_err();
+            assert_eq!(err.kind, ProviderErrorKind::Config, "{own}");
+        }
+        let reg = registry(
+            &[("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:4000")],
+            &ProvidersConfig::default(),
+        );
+        let (settings, model) = reg.resolve_model("google/gemini-2.5-flash").unwrap();
+        assert_eq!(settings.base_url, "http://127.0.0.1:4000");
+        assert_eq!(settings.api_key, None);
+        assert_eq!(settings.wire, Wire::Gemini);
+        assert_eq!(model, "gemini-2.5-flash");
+
+        let mut config = ProvidersConfig::default();
+        config.named.insert(
+            "google".into(),
+            ProviderConfig {
+                wire: Some(Wire::Chat),
+                ..ProviderConfig::default()
+            },
+        );
+        let reg = registry(&[("GEMINI_API_KEY", "g")], &config);
+        let (settings, _) = reg.resolve_model("google/gemini-2.5-flash").unwrap();
+        assert_eq!(
+            settings.base_url,
+            "https://generativelanguage.googleapis.com/v1beta/openai"
+        );
+        assert_eq!(settings.api_key.as_deref(), Some("g"));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! always matches the log and resuming a session reads the history directly instead of
 //! replaying events.
 //!
+//! The same file keeps the response cache ([`ResponseCache`], `[providers] cache = true`).
+//!
 //! Durability: the database runs in WAL mode with `synchronous=NORMAL` and nothing is
 //! buffered in memory, so killing the process at any point loses no committed event and never
 //! corrupts the file. Several processes may share the file (a busy timeout of 5 s covers
@@ -21,7 +23,9 @@
 //! `code-mesh-protocol` only.
 //!
 //! [`Store`]: code_mesh_core::Store
+//! [`ResponseCache`]: code_mesh_core::ResponseCache
 
+mod cache;
 mod error;
 mod schema;
 mod sqlite;

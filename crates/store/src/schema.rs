@@ -43,6 +43,10 @@ const MIGRATIONS: &[&str] = &[
     // Both child tables are ordinary rowid tables: rows can be large (tool outputs), which
     // `WITHOUT ROWID` handles poorly, and their primary-key index already serves
     // `WHERE session_id = ? ORDER BY seq`.
+    //
+    // `response_cache` holds model answers for `[providers] cache = true`, keyed by the
+    // providers crate's digest of the request; `value` is opaque here. It belongs to no
+    // session: an identical request from any session may be answered from it.
     "
     CREATE TABLE sessions (
         id                 TEXT PRIMARY KEY NOT NULL,
@@ -83,6 +87,12 @@ const MIGRATIONS: &[&str] = &[
         body       TEXT NOT NULL,
         at         INTEGER NOT NULL,
         PRIMARY KEY (session_id, seq)
+    );
+
+    CREATE TABLE response_cache (
+        key        TEXT PRIMARY KEY NOT NULL,
+        value      TEXT NOT NULL,
+        created_at INTEGER NOT NULL
     );
     ",
 ];

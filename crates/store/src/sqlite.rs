@@ -98,8 +98,18 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    fn sqlite_error(&self, doing: &str, err: rusqlite::Error) -> StoreError {
+    pub(crate) fn sqlite_error(&self, doing: &str, err: rusqlite::Error) -> StoreError {
         error::sqlite(&self.inner.path, doing, &err)
+    }
+
+    /// The connection for reads, locked.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.inner.reader)
+    }
+
+    /// The connection for writes, locked.
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.inner.writer)
     }
 
     /// Creates a session with a new id (`ses_` and a time-ordered UUIDv7 in hex), untitled,
@@ -378,7 +388,7 @@ impl SqliteStore {
     }
 
     /// Runs `work` on a blocking thread with a handle to this store.
-    async fn on_blocking_thread<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(crate) async fn on_blocking_thread<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,

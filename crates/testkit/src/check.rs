@@ -128,6 +128,21 @@ pub(crate) fn conversation_key(request: &ChatRequest) -> Option<String> {
         .map(message_text)
 }
 
+/// The placeholder id of the call at `position` (0-based, in order of appearance) in a
+/// request of a wire without call ids (Gemini, Ollama); [`Ledger::resolve_positions`]
+/// replaces it with the id the server issued for that call.
+pub(crate) fn position_id(position: usize) -> String {
+    format!("{POSITION_PREFIX}{position}")
+}
+
+/// The id given to the `n`-th result that answers no call at its position (wrong name, or
+/// more results than calls): it matches nothing, so pairing reports the call as unanswered.
+pub(crate) fn unpaired_id(n: usize) -> String {
+    format!("testkit-unpaired-result-{n}")
+}
+
+const POSITION_PREFIX: &str = "testkit-position-";
+
 /// A tool call the server sent, and whether a later request brought its result.
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedCall {
@@ -153,6 +168,43 @@ impl Ledger {
             conversation: conversation.clone(),
             answered: false,
         }));
+    }
+
+    /// Replaces the placeholders of [`position_id`] with the ids of the calls issued to
+    /// `conversation`, in issue order: a wire without ids identifies a call by its place in
+    /// the conversation. A position beyond what was issued keeps an id that matches nothing.
+    pub fn resolve_positions(&self, request: &mut ChatRequest, conversation: Option<&str>) {
+        let issued: Vec<&str> = self
+            .calls
+            .iter()
+            .filter(|call| call.conversation.as_deref() == conversation)
+            .map(|call| call.id.as_str())
+            .collect();
+        let resolve = |id: &mut Value| {
+            let Some(position) = id
+                .as_str()
+                .and_then(|id| id.strip_prefix(POSITION_PREFIX))
+                .and_then(|position| position.parse::<usize>().ok())
+            else {
+                return;
+            };
+            *id = Value::String(match issued.get(position) {
+                Some(issued) => (*issued).to_owned(),
+                None => format!("testkit-unissued-call-{position}"),
+            });
+        };
+        for message in &mut request.messages {
+            if let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                for call in calls {
+                    if let Some(id) = call.get_mut("id") {
+                        resolve(id);
+                    }
+                }
+            }
+            if let Some(id) = message.get_mut("tool_call_id") {
+                resolve(id);
+            }
+        }
     }
 
     /// The calls never answered by a later request.
@@ -302,6 +354,49 @@ mod tests {
             call_message("call_1"),
         ]));
         assert!(ledger.check(&request, Pairing::Conversation)[0].contains("comes before"));
+    }
+
+    #[test]
+    fn positions_resolve_to_the_ids_issued_in_the_conversation() {
+        let mut ledger = ledger_with_call_1();
+        ledger.issue(&["call_9".to_owned()], 2, Some("other".into()));
+        ledger.issue(&["call_2".to_owned()], 3, Some("task".into()));
+        let mut positional = request(json!([
+            {"role": "user", "content": "task"},
+            call_message(&position_id(0)),
+            result_message(&position_id(0)),
+            call_message(&position_id(1)),
+            result_message(&unpaired_id(1)),
+            call_message(&position_id(2)),
+        ]));
+        ledger.resolve_positions(&mut positional, Some("task"));
+        let ids: Vec<&Value> = positional
+            .messages
+            .iter()
+            .map(|m| {
+                if m["role"] == "tool" {
+                    &m["tool_call_id"]
+                } else {
+                    &m["tool_calls"][0]["id"]
+                }
+            })
+            .skip(1)
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                "call_1",
+                "call_1",
+                "call_2",
+                "testkit-unpaired-result-1",
+                "testkit-unissued-call-2"
+            ]
+        );
+        let problems = ledger.check(&positional, Pairing::Conversation);
+        assert_eq!(
+            problems,
+            vec!["tool call `call_2` issued by turn 3: no `tool` message carries its result"]
+        );
     }
 
     #[test]

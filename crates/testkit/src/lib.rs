@@ -6,6 +6,13 @@
 //! and checks the client: requests must be well formed, meet each turn's `expect`, and
 //! bring back every tool call the server issued together with its result.
 //!
+//! The same turns are also served at `POST /v1/responses` in the OpenAI Responses wire
+//! (`wires/responses.rs`), whose requests are normalized so the same checks apply.
+//! Likewise Gemini's `POST /v1beta/models/MODEL:streamGenerateContent?alt=sse`
+//! (`wires/gemini.rs`; calls carry a checked `thoughtSignature`) and Ollama's `POST /api/chat`
+//! (`wires/ollama.rs`, with `GET /api/tags` and `POST /api/show`): wires without call ids,
+//! whose calls and results are paired by position.
+//!
 //! It depends on no other Code Mesh crate, so any crate can test against it and the
 //! server never changes because the code under test did.
 //!
@@ -35,6 +42,13 @@ mod script;
 mod server;
 mod state;
 mod wire;
+/// The wires spoken besides OpenAI Chat Completions (`wire`), one file each.
+mod wires {
+    pub(crate) mod anthropic;
+    pub(crate) mod gemini;
+    pub(crate) mod ollama;
+    pub(crate) mod responses;
+}
 
 pub use error::{ScriptError, ServerError, VerifyError};
 pub use request::RecordedRequest;

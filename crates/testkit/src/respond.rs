@@ -13,8 +13,49 @@ use crate::check::ChatRequest;
 use crate::plan::{Reply, StreamReply};
 use crate::playback::{Issue, Playback};
 use crate::script::Usage;
-use crate::state::{Admission, Serving, Shared};
+use crate::state::{Admission, ParseRequest, Serving, Shared};
 use crate::wire::{ChunkHeader, compact_json, error_body, reply_events, scripted_error_body};
+use crate::wires::{anthropic, gemini, ollama, responses};
+
+/// The endpoints scripted turns answer, for the message about any other request.
+pub(crate) const SCRIPTED_ROUTES: &str = "`POST /v1/chat/completions`, `POST /v1/responses`, \
+     `POST /v1/messages`, `POST /v1beta/models/MODEL:streamGenerateContent` and `POST /api/chat`";
+
+/// The wire a request speaks, by its method and path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wire {
+    Chat,
+    Responses,
+    Anthropic,
+    Gemini,
+    Ollama,
+}
+
+impl Wire {
+    fn of(method: &Method, path: &str) -> Option<Wire> {
+        if method != Method::POST {
+            return None;
+        }
+        match path {
+            "/v1/chat/completions" | "/chat/completions" => Some(Wire::Chat),
+            "/v1/responses" | "/responses" => Some(Wire::Responses),
+            "/v1/messages" => Some(Wire::Anthropic),
+            ollama::CHAT_PATH => Some(Wire::Ollama),
+            path if gemini::is_stream_path(path) => Some(Wire::Gemini),
+            _ => None,
+        }
+    }
+
+    fn parser(self) -> ParseRequest {
+        match self {
+            Wire::Chat => |body, _| crate::check::parse_request(body),
+            Wire::Responses => |body, _| responses::parse_request(body),
+            Wire::Anthropic => |body, _| anthropic::parse_request(body),
+            Wire::Gemini => gemini::parse_request,
+            Wire::Ollama => |body, _| ollama::parse_request(body),
+        }
+    }
+}
 
 /// Every path goes to one handler so unexpected requests are recorded as violations
 /// rather than answered by axum's default 404/405.
@@ -33,9 +74,34 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match shared.admit(&method, uri.path(), &headers, &body) {
+    // Ollama's model list and details answer at once, without taking a turn.
+    match (&method, uri.path()) {
+        (&Method::GET, "/api/tags") => {
+            return json_response(StatusCode::OK, ollama::tags_body(&shared.turn_models()));
+        }
+        (&Method::POST, "/api/show") => {
+            let model = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|body| body["model"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            return json_response(StatusCode::OK, ollama::show_body(&model));
+        }
+        _ => {}
+    }
+    let wire = Wire::of(&method, uri.path());
+    let parse = wire.map(Wire::parser);
+    match shared.admit(&method, &uri, &headers, &body, parse) {
+        Admission::Reject { status, message } if wire == Some(Wire::Anthropic) => {
+            json_response(status, anthropic::error_body(status.as_u16(), &message))
+        }
+        Admission::Reject { status, message } if wire == Some(Wire::Gemini) => {
+            json_response(status, gemini::error_body(status.as_u16(), &message))
+        }
+        Admission::Reject { status, message } if wire == Some(Wire::Ollama) => {
+            json_response(status, ollama::error_body(&message))
+        }
         Admission::Reject { status, message } => testkit_error(status, &message),
-        Admission::Serve(serving) => serve(shared, serving).await,
+        Admission::Serve(serving) => serve(shared, serving, wire.unwrap_or(Wire::Chat)).await,
     }
 }
 
@@ -54,7 +120,7 @@ fn json_response(status: StatusCode, body: Bytes) -> Response {
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-async fn serve(shared: Arc<Shared>, serving: Serving) -> Response {
+async fn serve(shared: Arc<Shared>, serving: Serving, wire: Wire) -> Response {
     let Serving {
         turn,
         request,
@@ -87,6 +153,68 @@ async fn serve(shared: Arc<Shared>, serving: Serving) -> Response {
     };
     let mut response = match &turn.reply {
         Reply::Body {
+            status, body: None, ..
+        } if wire == Wire::Anthropic => json_response(
+            *status,
+            anthropic::scripted_error_body(status.as_u16(), &request.model),
+        ),
+        Reply::Raw { events, call_ids } if wire == Wire::Anthropic => {
+            let mut ids = call_ids.clone();
+            ids.extend(anthropic::raw_call_ids(events));
+            stream(events.clone(), issue(&ids, events.len().saturating_sub(1)))
+        }
+        Reply::Stream(reply) if wire == Wire::Anthropic => {
+            let usage = reply
+                .usage
+                .unwrap_or_else(|| estimate_usage(&request, reply));
+            let events = anthropic::reply_events(turn.number, &request.model, reply, usage);
+            stream(events.events, issue(&events.call_ids, events.finish_index))
+        }
+        Reply::Body {
+            status, body: None, ..
+        } if wire == Wire::Gemini => json_response(
+            *status,
+            gemini::scripted_error_body(status.as_u16(), &request.model),
+        ),
+        Reply::Body {
+            status, body: None, ..
+        } if wire == Wire::Ollama => json_response(
+            *status,
+            ollama::scripted_error_body(status.as_u16(), &request.model),
+        ),
+        Reply::Raw { events, call_ids } if wire == Wire::Ollama => {
+            let mut response = stream(
+                events.clone(),
+                issue(call_ids, events.len().saturating_sub(1)),
+            );
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(ollama::NDJSON),
+            );
+            response
+        }
+        Reply::Stream(reply) if wire == Wire::Gemini => {
+            let usage = reply
+                .usage
+                .unwrap_or_else(|| estimate_usage(&request, reply));
+            let events = gemini::reply_events(turn.number, &request.model, reply, usage);
+            let ids: Vec<String> = reply.calls.iter().map(|call| call.id.clone()).collect();
+            stream(events.events, issue(&ids, events.finish_index))
+        }
+        Reply::Stream(reply) if wire == Wire::Ollama => {
+            let usage = reply
+                .usage
+                .unwrap_or_else(|| estimate_usage(&request, reply));
+            let events = ollama::reply_events(&request.model, reply, usage);
+            let ids: Vec<String> = reply.calls.iter().map(|call| call.id.clone()).collect();
+            let mut response = stream(events.events, issue(&ids, events.finish_index));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(ollama::NDJSON),
+            );
+            response
+        }
+        Reply::Body {
             status,
             body,
             content_type,
@@ -94,6 +222,19 @@ async fn serve(shared: Arc<Shared>, serving: Serving) -> Response {
         Reply::Raw { events, call_ids } => {
             let issue = issue(call_ids, events.len().saturating_sub(1));
             stream(events.clone(), issue)
+        }
+        Reply::Stream(reply) if wire == Wire::Responses => {
+            let header = responses::ResponseHeader {
+                turn: turn.number,
+                created_at: unix_seconds(),
+                model: &request.model,
+            };
+            let usage = reply
+                .usage
+                .unwrap_or_else(|| estimate_usage(&request, reply));
+            let events = responses::reply_events(&header, &request, reply, usage);
+            let ids: Vec<String> = reply.calls.iter().map(|call| call.id.clone()).collect();
+            stream(events.events, issue(&ids, events.finish_index))
         }
         Reply::Stream(reply) => {
             let id = format!("chatcmpl-testkit{}", turn.number);

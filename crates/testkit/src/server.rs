@@ -79,6 +79,12 @@ impl ScriptedServer {
         self.address
     }
 
+    /// The server's root, `http://127.0.0.1:PORT` without `/v1` (what `ANTHROPIC_BASE_URL`
+    /// and `OLLAMA_HOST` expect).
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
     /// The API base URL, `http://127.0.0.1:PORT/v1` (what `OPENAI_BASE_URL` expects).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.address)

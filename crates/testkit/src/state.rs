@@ -6,12 +6,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::check::{ChatRequest, Ledger, check_expect, conversation_key, parse_request};
+use crate::check::{ChatRequest, Ledger, check_expect, conversation_key};
 use crate::plan::PlannedTurn;
 use crate::request::RecordedRequest;
 use crate::script::Pairing;
@@ -62,7 +62,9 @@ impl Drop for InFlight {
     }
 }
 
-const CHAT_PATHS: [&str; 2] = ["/v1/chat/completions", "/chat/completions"];
+/// Reads a request body of one wire into the normalized request the checks work on; the
+/// URI is there for wires that put the model (Gemini) or options in it.
+pub(crate) type ParseRequest = fn(&Value, &Uri) -> Result<ChatRequest, String>;
 
 impl Shared {
     pub fn new(turns: Vec<PlannedTurn>, pairing: Pairing) -> Arc<Self> {
@@ -91,10 +93,12 @@ impl Shared {
     pub fn admit(
         self: &Arc<Self>,
         method: &Method,
-        path: &str,
+        uri: &Uri,
         headers: &HeaderMap,
         body: &Bytes,
+        parse: Option<ParseRequest>,
     ) -> Admission {
+        let path = uri.path();
         let mut state = self.lock();
         let number = state.requests.len() + 1;
         let parsed = serde_json::from_slice::<Value>(body);
@@ -112,19 +116,25 @@ impl Shared {
             raw_body: String::from_utf8_lossy(body).into_owned(),
             turn: None,
         });
-        if method != Method::POST || !CHAT_PATHS.contains(&path) {
+        let Some(parse) = parse else {
             let problem = format!(
-                "unexpected `{method} {path}`: only `POST /v1/chat/completions` is scripted"
+                "unexpected `{method} {path}`: only {} are scripted",
+                crate::respond::SCRIPTED_ROUTES
             );
             return state.reject(number, StatusCode::NOT_FOUND, vec![problem]);
-        }
-        let request = match parsed
+        };
+        let mut request = match parsed
             .map_err(|error| format!("the request body is not JSON: {error}"))
-            .and_then(|body| parse_request(&body))
+            .and_then(|body| parse(&body, uri))
         {
             Ok(request) => request,
             Err(problem) => return state.reject(number, StatusCode::BAD_REQUEST, vec![problem]),
         };
+        // Wires without call ids number their calls by position; give them the issued ids.
+        let conversation = conversation_key(&request);
+        state
+            .ledger
+            .resolve_positions(&mut request, conversation.as_deref());
         let pairing = state.pairing;
         let problems = state.ledger.check(&request, pairing);
         if !problems.is_empty() {
@@ -158,6 +168,18 @@ impl Shared {
     /// Records tool calls as issued: later requests of the conversation must return them.
     pub fn issue(&self, ids: &[String], turn: usize, conversation: Option<String>) {
         self.lock().ledger.issue(ids, turn, conversation);
+    }
+
+    /// The models the turns are for, in script order, without repeats.
+    pub fn turn_models(&self) -> Vec<String> {
+        let state = self.lock();
+        let mut models: Vec<String> = Vec::new();
+        for model in state.turns.iter().filter_map(|turn| turn.model.as_ref()) {
+            if !models.contains(model) {
+                models.push(model.clone());
+            }
+        }
+        models
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

@@ -2,8 +2,12 @@
 //! 127.0.0.1, in temporary projects with their own `CODE_MESH_HOME`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod anthropic;
 mod bad_input;
 mod cancel;
 mod cli_output;
+mod gemini_ollama;
 mod harness;
+mod reliability;
+mod responses;
 mod task;

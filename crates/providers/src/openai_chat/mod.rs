@@ -233,6 +233,7 @@ impl Provider for OpenAiChatProvider {
         tracing::debug!(provider = %self.settings.name, status, content_type, "response headers");
 
         if !response.status().is_success() {
+            crate::retry::note_retry_headers(response.headers());
             let retry_after = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)

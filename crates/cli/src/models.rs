@@ -1,0 +1,269 @@
+//! `code-mesh models`: the models this setup can use, with their limits and prices.
+//!
+//! Listed: the models configured for each usable provider (its key is set, or it needs
+//! none), the catalogue's models of those providers, and what a local Ollama has. `--all`
+//! lists the whole catalogue besides. Prices are US dollars per million tokens.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use code_mesh_providers::{ModelInfo, ProviderRegistry, builtin, ollama_base_url, ollama_models};
+use serde::Serialize;
+
+use crate::args::GlobalArgs;
+use crate::exit::{CliError, Exit};
+use crate::provider_setup::load_catalogue;
+use crate::setup::{self, Context};
+
+/// One listed model.
+#[derive(Debug, Serialize)]
+struct Row {
+    /// `provider/model`.
+    model: String,
+    provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_read_price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_write_price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    images: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<bool>,
+    /// Where the model was found: `config` (a provider's models), `catalogue`, `ollama`.
+    source: &'static str,
+    /// `default` for the default model, `fallback` for one of `providers.fallback`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+}
+
+impl Row {
+    fn new(provider: &str, model: &str, info: Option<&ModelInfo>, source: &'static str) -> Row {
+        let info = info.cloned().unwrap_or_default();
+        Row {
+            model: format!("{provider}/{model}"),
+            provider: provider.to_owned(),
+            context: info.context,
+            max_output: info.max_output,
+            input_price: info.input_price,
+            output_price: info.output_price,
+            cache_read_price: info.cache_read_price,
+            cache_write_price: info.cache_write_price,
+            tools: info.tools,
+            images: info.images,
+            reasoning: info.reasoning,
+            source,
+            role: None,
+        }
+    }
+}
+
+pub fn models(global: &GlobalArgs, json: bool, all: bool) -> Result<ExitCode, CliError> {
+    let context = setup::context(global, Vec::new())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::new(Exit::Failure, format!("cannot start the runtime: {err}")))?;
+    let rows = runtime.block_on(collect(&context, all, json))?;
+    if json {
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|err| CliError::new(Exit::Failure, format!("cannot encode JSON: {err}")))?;
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    } else if rows.is_empty() {
+        eprintln!(
+            "no models: no provider has its API key set and no Ollama answers\n\
+             hint: set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, start Ollama, or add a [providers.NAME] table; `code-mesh models --all` lists the whole catalogue"
+        );
+    } else {
+        print_table(&rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, CliError> {
+    let config = &context.loaded.config.providers;
+    let registry = ProviderRegistry::new(|name: &str| context.env_var(name), config);
+    let catalogue = load_catalogue(context)?;
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    let mut add = |row: Row| {
+        rows.entry(row.model.clone()).or_insert(row);
+    };
+
+    for provider in registry.providers() {
+        let usable = !provider.base_url.is_empty()
+            && (provider.api_key.is_some() || provider.api_key_env.is_none());
+        if provider.name == "ollama" || !(usable || all) {
+            continue;
+        }
+        for model in &provider.models {
+            let info = catalogue.get(&provider.name, model);
+            add(Row::new(&provider.name, model, info, "config"));
+        }
+        // A built-in provider's catalogue models are its vendor's: listed only with its key,
+        // not for a local server standing in for it (`OPENAI_BASE_URL` without a key).
+        let vendor = provider.api_key.is_some() || builtin(&provider.name).is_none();
+        if usable && vendor {
+            let prefix = format!("{}/", provider.name);
+            for (key, info) in catalogue.iter() {
+                if let Some(model) = key.strip_prefix(&prefix) {
+                    add(Row::new(&provider.name, model, Some(info), "catalogue"));
+                }
+            }
+        }
+    }
+
+    let ollama = ollama_base_url(|name: &str| context.env_var(name));
+    match ollama_models(&ollama).await {
+        Ok(local) => {
+            for model in local {
+                let mut info = catalogue.get("ollama", &model.name).cloned();
+                if let Some(context) = model.context_length {
+                    info.get_or_insert_with(ModelInfo::default).context = Some(context);
+                }
+                add(Row::new("ollama", &model.name, info.as_ref(), "ollama"));
+            }
+        }
+        Err(error) => {
+            tracing::debug!(%error, "no local Ollama");
+            if !quiet {
+                eprintln!("(no Ollama answers at {ollama}; its models are not listed)");
+            }
+        }
+    }
+
+    if all {
+        for (key, info) in catalogue.iter() {
+            let (provider, model) = key.split_once('/').unwrap_or(("", key));
+            add(Row::new(provider, model, Some(info), "catalogue"));
+        }
+    }
+
+    let default = config.model.clone().or_else(|| registry.default_model());
+    for (name, role) in default.iter().map(|name| (name.as_str(), "default")).chain(
+        config
+            .fallback
+            .iter()
+            .map(|name| (name.as_str(), "fallback")),
+    ) {
+        if let Some(row) = rows.get_mut(name).filter(|row| row.role.is_none()) {
+            row.role = Some(role);
+        }
+    }
+    Ok(rows.into_values().collect())
+}
+
+fn print_table(rows: &[Row]) {
+    let header = [
+        "MODEL",
+        "CONTEXT",
+        "OUTPUT",
+        "INPUT $/M",
+        "OUTPUT $/M",
+        "CACHE READ",
+        "CACHE WRITE",
+        "CAPABILITIES",
+    ];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|row| {
+            let name = match row.role {
+                Some(role) => format!("{} ({role})", row.model),
+                None => row.model.clone(),
+            };
+            let capabilities: Vec<&str> = [
+                (row.tools, "tools"),
+                (row.images, "images"),
+                (row.reasoning, "reasoning"),
+            ]
+            .into_iter()
+            .filter(|(flag, _)| *flag == Some(true))
+            .map(|(_, name)| name)
+            .collect();
+            [
+                name,
+                tokens(row.context),
+                tokens(row.max_output),
+                price(row.input_price),
+                price(row.output_price),
+                price(row.cache_read_price),
+                price(row.cache_write_price),
+                capabilities.join(" "),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let line = |cells: &[String]| {
+        let mut text = String::new();
+        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if index == cells.len() - 1 {
+                text.push_str(cell);
+            } else if (1..=6).contains(&index) {
+                text.push_str(&format!("{cell:>width$}  "));
+            } else {
+                text.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let _ = writeln!(stdout, "{}", line(&header.map(str::to_owned)));
+    for row in &cells {
+        let _ = writeln!(stdout, "{}", line(row));
+    }
+}
+
+/// `272k`, `1049k`, `4096`; `-` when unknown.
+fn tokens(count: Option<u64>) -> String {
+    match count {
+        None => "-".to_owned(),
+        Some(n) if n >= 10_000 => format!("{}k", (n + 500) / 1000),
+        Some(n) => n.to_string(),
+    }
+}
+
+/// `0.25`, `15`, `0.025`; `-` when unknown.
+fn price(price: Option<f64>) -> String {
+    match price {
+        None => "-".to_owned(),
+        Some(price) => {
+            let text = format!("{price:.4}");
+            match text.trim_end_matches('0').trim_end_matches('.') {
+                "" => "0".to_owned(),
+                short => short.to_owned(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_short_but_exact_enough() {
+        assert_eq!(tokens(Some(272_000)), "272k");
+        assert_eq!(tokens(Some(1_048_576)), "1049k");
+        assert_eq!(tokens(Some(4096)), "4096");
+        assert_eq!(tokens(None), "-");
+        assert_eq!(price(Some(0.25)), "0.25");
+        assert_eq!(price(Some(15.0)), "15");
+        assert_eq!(price(Some(0.025)), "0.025");
+        assert_eq!(price(Some(0.0)), "0");
+        assert_eq!(price(None), "-");
+    }
+}
