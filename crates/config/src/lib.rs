@@ -419,6 +419,7 @@ mod tests {
             base_url: Some("u".into()),
             api_key_env: Some("K".into()),
             wire: Some(code_mesh_protocol::config::Wire::Anthropic),
+            thinking_budget: Some(2048),
             ..Default::default()
         };
         provider.headers.insert("h".into(), "v".into());

@@ -104,6 +104,13 @@ static NAMED_PROVIDER: Shape = Shape::Table {
                 other: Some(&MODEL_INFO),
             },
         ),
+        (
+            "thinking_budget",
+            Shape::Leaf(Kind::Integer {
+                min: 1024,
+                max: 1_000_000,
+            }),
+        ),
     ],
     other: None,
 };

@@ -78,6 +78,8 @@ const STARTER: &str = r#"# Code Mesh configuration.
 # wire = "chat"
 # Extra HTTP headers sent with every request.
 # headers = { "X-Title" = "code-mesh" }
+# Extended thinking budget in tokens (Anthropic wire); unset leaves thinking off.
+# thinking_budget = 4096
 # Context window, output limit and prices (US dollars per million tokens) of a model,
 # over the built-in catalogue; used for costs and by `code-mesh models`.
 # [providers.local.model_info.qwen3-coder]

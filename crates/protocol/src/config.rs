@@ -312,6 +312,10 @@ pub struct ProviderConfig {
     /// Extra HTTP headers sent with every request.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Tokens the model may spend on extended thinking per request (Anthropic wire); unset
+    /// leaves thinking off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_budget: Option<u32>,
     /// Limits and prices of this provider's models (`[providers.<name>.model_info.<model>]`),
     /// over the built-in model catalogue.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -11,7 +11,14 @@ use crate::{OpenAiChatProvider, ProviderSettings};
 pub fn build_provider(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ProviderError> {
     match settings.wire {
         Wire::Chat => Ok(Arc::new(OpenAiChatProvider::new(settings)?)),
-        Wire::Anthropic => Ok(Arc::new(crate::AnthropicProvider::new(settings)?)),
+        Wire::Anthropic => {
+            let budget = settings.thinking_budget;
+            let provider = crate::AnthropicProvider::new(settings)?;
+            Ok(Arc::new(match budget {
+                Some(budget) => provider.with_thinking_budget(budget),
+                None => provider,
+            }))
+        }
         Wire::Responses => Ok(Arc::new(crate::OpenAiResponsesProvider::new(settings)?)),
         Wire::Gemini => Ok(Arc::new(crate::GeminiProvider::new(settings)?)),
         Wire::Ollama => Ok(Arc::new(crate::OllamaProvider::new(settings)?)),

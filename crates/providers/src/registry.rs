@@ -27,6 +27,8 @@ pub struct ProviderSettings {
     pub models: Vec<String>,
     /// The wire this provider speaks.
     pub wire: Wire,
+    /// Extended-thinking budget in tokens, for wires that support it (Anthropic).
+    pub thinking_budget: Option<u32>,
 }
 
 impl ProviderSettings {

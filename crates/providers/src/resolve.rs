@@ -58,6 +58,7 @@ impl ProviderRegistry {
                     .map(|model| vec![model.to_owned()])
                     .unwrap_or_default(),
                 wire: builtin.wire,
+                thinking_budget: None,
             });
         }
         for (name, named) in &config.named {
@@ -86,6 +87,9 @@ impl ProviderRegistry {
                     settings.base_url = base_url_for_wire(name, &settings.base_url, wire);
                 }
                 settings.wire = wire;
+            }
+            if named.thinking_budget.is_some() {
+                settings.thinking_budget = named.thinking_budget;
             }
             settings
                 .headers

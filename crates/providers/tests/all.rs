@@ -5,6 +5,8 @@
 mod anthropic;
 #[path = "all/chat.rs"]
 mod chat;
+#[path = "all/faults.rs"]
+mod faults;
 #[path = "all/gemini.rs"]
 mod gemini;
 #[path = "all/ollama.rs"]
