@@ -48,6 +48,32 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Store, list and remove provider API keys (kept encrypted; keys in the environment win).
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Store an API key for PROVIDER: read from stdin when it is piped, else asked for without
+    /// echo.
+    Login {
+        /// The provider, e.g. `openai`, `anthropic`, `google` or one of `[providers.NAME]`.
+        provider: String,
+    },
+    /// List the API keys in use, masked, and where each comes from.
+    List,
+    /// Remove the stored key of PROVIDER, or with --all every stored key.
+    Logout {
+        /// The provider whose stored key to remove.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        provider: Option<String>,
+        /// Remove every stored key and the key that encrypts them.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 //! engine's Op/Event API; nothing here reaches into provider or store internals.
 
 mod args;
+mod auth;
 mod config_cmd;
 mod exit;
 mod models;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Some(Command::Sessions { command }) => sessions::sessions(&cli.global, command),
         Some(Command::Config { command }) => config_cmd::config(&cli.global, command),
         Some(Command::Models { json, all }) => models::models(&cli.global, json, all),
+        Some(Command::Auth { command }) => auth::auth(&cli.global, command),
         None => Err(CliError::usage(
             "the terminal UI is not part of this build yet",
             "give a task with `code-mesh run \"…\"`; `code-mesh --help` lists the commands",

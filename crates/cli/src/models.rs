@@ -1,6 +1,6 @@
 //! `code-mesh models`: the models this setup can use, with their limits and prices.
 //!
-//! Listed: the models configured for each usable provider (its key is set, or it needs
+//! Listed: the models configured for each usable provider (its key is set or stored, or it needs
 //! none), the catalogue's models of those providers, and what a local Ollama has. `--all`
 //! lists the whole catalogue besides. Prices are US dollars per million tokens.
 
@@ -92,7 +92,8 @@ pub fn models(global: &GlobalArgs, json: bool, all: bool) -> Result<ExitCode, Cl
 
 async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, CliError> {
     let config = &context.loaded.config.providers;
-    let registry = ProviderRegistry::new(|name: &str| context.env_var(name), config);
+    let mut registry = ProviderRegistry::new(|name: &str| context.env_var(name), config);
+    crate::auth::fill_stored_keys(context, &mut registry);
     let catalogue = load_catalogue(context)?;
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     let mut add = |row: Row| {

@@ -1,6 +1,7 @@
-//! Choosing the model and building its provider from config and environment: the chosen
-//! model and then `providers.fallback`, each wire behind retries and pricing, all behind the
-//! failover and (with `providers.cache`) the response cache.
+//! Choosing the model and building its provider from config, environment and stored keys
+//! (`code-mesh auth`): the chosen model and then `providers.fallback`, each wire behind
+//! retries and pricing, all behind the failover and (with `providers.cache`) the response
+//! cache.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,7 +34,8 @@ pub async fn resolve(
 ) -> Result<ResolvedModel, CliError> {
     let config = &context.loaded.config.providers;
     let env = |name: &str| context.env_var(name);
-    let registry = ProviderRegistry::new(env, config);
+    let mut registry = ProviderRegistry::new(env, config);
+    crate::auth::fill_stored_keys(context, &mut registry);
     let spec = match choice.or_else(|| registry.default_model()) {
         Some(spec) => spec,
         None => local_ollama_model(context).await?,

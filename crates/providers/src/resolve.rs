@@ -117,6 +117,17 @@ impl ProviderRegistry {
         self.providers.iter().map(|p| p.name.as_str()).collect()
     }
 
+    /// Gives each provider without a key from the environment the key `stored` returns for
+    /// its name (`code-mesh auth login`). Keys from the environment win: they are never
+    /// replaced. Call it before [`Self::default_model`], which picks providers by key.
+    pub fn fill_missing_keys(&mut self, mut stored: impl FnMut(&str) -> Option<String>) {
+        for settings in self.providers.iter_mut().filter(|p| p.api_key.is_none()) {
+            if let Some(key) = stored(&settings.name).filter(|key| !key.trim().is_empty()) {
+                settings.api_key = Some(key);
+            }
+        }
+    }
+
     /// Splits `provider/model` (the model may itself contain `/`, as OpenRouter's do) and
     /// checks the provider can be called. A name without `provider/` goes to
     /// `providers.default`, or to the one provider that lists the model.
@@ -244,7 +255,7 @@ impl ProviderRegistry {
             name,
             format!("`{name}` needs an API key, and {unset}"),
             format!(
-                "export {key_env}=<your key>, or name the variable that holds it in `providers.{name}.api_key_env`"
+                "export {key_env}=<your key>, store one with `code-mesh auth login {name}`, or name the variable that holds it in `providers.{name}.api_key_env`"
             ),
         ))
     }
@@ -452,12 +463,50 @@ mod tests {
         );
         let hint = err.hint.unwrap();
         assert!(hint.contains("providers.openai.api_key_env"), "{hint}");
+        assert!(hint.contains("`code-mesh auth login openai`"), "{hint}");
 
         let err = reg.resolve_model("google/gemini-2.5-flash").unwrap_err();
         assert_eq!(
             err.message,
             "`google` needs an API key, and neither `GEMINI_API_KEY` nor `GOOGLE_API_KEY` is set"
         );
+    }
+
+    #[test]
+    fn stored_keys_fill_in_only_where_the_environment_has_none() {
+        let mut config = ProvidersConfig::default();
+        config.named.insert(
+            "lab".into(),
+            ProviderConfig {
+                base_url: Some("http://localhost:8080/v1".into()),
+                api_key_env: Some("LAB_KEY".into()),
+                ..ProviderConfig::default()
+            },
+        );
+        let mut reg = registry(&[("ANTHROPIC_API_KEY", "sk-ant-env")], &config);
+        let mut asked = Vec::new();
+        reg.fill_missing_keys(|name| {
+            asked.push(name.to_owned());
+            match name {
+                "openai" => Some("sk-stored".to_owned()),
+                "anthropic" => Some("sk-ant-stored".to_owned()),
+                "lab" => Some("lab-stored".to_owned()),
+                _ => Some(" ".to_owned()),
+            }
+        });
+        assert_eq!(
+            asked,
+            ["openai", "google", "ollama", "lab"],
+            "not anthropic"
+        );
+        let key = |name: &str| reg.get(name).unwrap().api_key.clone();
+        assert_eq!(key("openai").as_deref(), Some("sk-stored"));
+        assert_eq!(key("anthropic").as_deref(), Some("sk-ant-env"), "env wins");
+        assert_eq!(key("lab").as_deref(), Some("lab-stored"));
+        assert_eq!(key("google"), None, "a blank stored key is no key");
+        let (settings, _) = reg.resolve_model("openai/gpt-5-mini").unwrap();
+        assert_eq!(settings.api_key.as_deref(), Some("sk-stored"));
+        assert_eq!(reg.default_model().as_deref(), Some("openai/gpt-5-mini"));
     }
 
     #[test]

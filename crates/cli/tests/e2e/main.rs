@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod anthropic;
+mod auth;
 mod bad_input;
 mod cancel;
 mod cli_output;
