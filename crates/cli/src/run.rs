@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use code_mesh_config::{CliOverride, Origin};
 use code_mesh_core::{
-    InstructionFile, OpSender, ResponseCache, Session, SessionConfig, SessionStart, Store,
-    ToolLimits,
+    InstructionFile, OpSender, ResponseCache, SandboxPolicy, Session, SessionConfig, SessionStart,
+    Store, ToolLimits,
 };
 use code_mesh_protocol::config::Strategy;
-use code_mesh_protocol::{ErrorCode, EventKind, Op, PermissionDecision, SessionId, TurnEndReason};
+use code_mesh_protocol::{
+    ErrorCode, EventKind, Op, PermissionDecision, SandboxMode, SessionId, TurnEndReason,
+};
 use code_mesh_store::SqliteStore;
 
 use crate::args::{GlobalArgs, RunArgs, SandboxArg, StrategyArg};
@@ -173,6 +175,12 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
         },
         system_prompt: code_mesh_core::base_system_prompt().to_owned(),
         instructions: instructions(&context),
+        // Only `--sandbox off` is accepted until the sandbox crate confines commands.
+        sandbox: SandboxPolicy {
+            mode: SandboxMode::Off,
+            ..SandboxPolicy::default()
+        },
+        hooks: Vec::new(),
     };
     let tools = code_mesh_tools::builtin_tools();
     let (mut handle, driver) = Session::open(store, tools, session_config, start).await?;

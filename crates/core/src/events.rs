@@ -30,6 +30,10 @@ impl EventSink {
         }
     }
 
+    pub(crate) fn session_id(&self) -> &SessionId {
+        &self.session_id
+    }
+
     /// Records and reports one event. A store failure is returned, and the event is still
     /// reported so the front end sees what happened.
     pub(crate) async fn emit(&self, kind: EventKind) -> Result<(), StoreError> {

@@ -19,7 +19,9 @@
 mod clock;
 mod error;
 mod events;
+mod files;
 mod history;
+mod hooks;
 pub mod instructions;
 mod memory_store;
 mod permission;
@@ -33,6 +35,8 @@ mod turn;
 
 pub use clock::now_ms;
 pub use error::EngineError;
+pub use files::{FileStamp, FileTracker};
+pub use hooks::{TurnHookContext, TurnHooks};
 pub use instructions::InstructionFile;
 pub use memory_store::MemoryStore;
 pub use permission::PermissionPolicy;
@@ -45,4 +49,7 @@ pub use session::{OpSender, Session, SessionConfig, SessionDriver, SessionHandle
 pub use store::{NewSession, ResponseCache, Store, StoreError};
 pub use title::{TITLE_MAX_CHARS, title_from_prompt};
 pub use tokio_util::sync::CancellationToken;
-pub use tool::{Tool, ToolContext, ToolError, ToolLimits, ToolOutput, ToolRegistry};
+pub use tool::{
+    PermissionTarget, SandboxPolicy, Tool, ToolContext, ToolError, ToolLimits, ToolOutput,
+    ToolOutputSink, ToolRegistry,
+};

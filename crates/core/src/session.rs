@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::EventSink;
 use crate::turn::TurnRunner;
-use crate::{EngineError, InstructionFile, NewSession, Provider, Store, ToolLimits, ToolRegistry};
+use crate::{
+    EngineError, InstructionFile, NewSession, Provider, SandboxPolicy, Store, ToolLimits,
+    ToolRegistry, TurnHooks,
+};
 
 /// Everything a session runs with.
 #[derive(Clone)]
@@ -39,6 +42,10 @@ pub struct SessionConfig {
     pub system_prompt: String,
     /// Project instructions, outermost first.
     pub instructions: Vec<InstructionFile>,
+    /// How commands run by tools are confined.
+    pub sandbox: SandboxPolicy,
+    /// Work done around each turn (snapshots, change checks).
+    pub hooks: Vec<Arc<dyn TurnHooks>>,
 }
 
 impl std::fmt::Debug for SessionConfig {

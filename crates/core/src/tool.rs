@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use code_mesh_protocol::{ToolKind, ToolSpec};
+use code_mesh_protocol::{EventKind, SandboxMode, ToolKind, ToolSpec};
 use tokio_util::sync::CancellationToken;
+
+use crate::FileTracker;
+use crate::events::EventSink;
 
 /// A tool the model can call.
 #[async_trait]
@@ -20,6 +23,12 @@ pub trait Tool: Send + Sync {
     /// One line saying what a call with these arguments would do, for permission prompts,
     /// e.g. "run `cargo test`" or "write src/main.rs".
     fn summarize(&self, arguments: &serde_json::Value) -> String;
+
+    /// What permission rules match this call against: the paths it touches, the command it
+    /// runs, or the URL it fetches.
+    fn permission_target(&self, _arguments: &serde_json::Value) -> PermissionTarget {
+        PermissionTarget::None
+    }
 
     /// Runs the call. An `Err` is sent back to the model as a failed result, so its message
     /// must say what went wrong and what to do instead. Implementations stop promptly when
@@ -43,6 +52,75 @@ pub struct ToolContext {
     pub call_id: String,
     pub cancel: CancellationToken,
     pub limits: ToolLimits,
+    /// How commands run by this call are confined.
+    pub sandbox: SandboxPolicy,
+    /// The files the session has seen, shared by every call of the session.
+    pub files: Arc<FileTracker>,
+    /// Where a command reports its output as it arrives.
+    pub output: ToolOutputSink,
+}
+
+/// What a permission rule is matched against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PermissionTarget {
+    None,
+    /// Paths as the model wrote them (resolved by the policy against the working directory).
+    Paths(Vec<String>),
+    /// A shell command line.
+    Command(String),
+    /// A URL.
+    Url(String),
+}
+
+/// The confinement of commands a tool runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SandboxPolicy {
+    pub mode: SandboxMode,
+    /// Whether commands may open network sockets (Unix sockets are always allowed).
+    pub network: bool,
+    /// Directories commands may write besides the workspace and temp (declared caches).
+    pub writable_roots: Vec<PathBuf>,
+    /// Paths commands may not even read (secrets).
+    pub denied_paths: Vec<PathBuf>,
+}
+
+/// Streams a running call's output to the session as `tool_output_delta` events.
+#[derive(Clone, Default)]
+pub struct ToolOutputSink {
+    target: Option<(Arc<EventSink>, String)>,
+}
+
+impl ToolOutputSink {
+    pub(crate) fn new(sink: Arc<EventSink>, call_id: String) -> Self {
+        ToolOutputSink {
+            target: Some((sink, call_id)),
+        }
+    }
+
+    /// A sink that drops everything (tests, tools run outside a session).
+    pub fn discard() -> Self {
+        ToolOutputSink::default()
+    }
+
+    /// Reports a piece of output. Never fails the call: the output also reaches the result.
+    pub async fn send(&self, delta: &str) {
+        if let Some((sink, call_id)) = &self.target {
+            let _ = sink
+                .emit(EventKind::ToolOutputDelta {
+                    call_id: call_id.clone(),
+                    delta: delta.to_owned(),
+                })
+                .await;
+        }
+    }
+}
+
+impl std::fmt::Debug for ToolOutputSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolOutputSink")
+            .field("streaming", &self.target.is_some())
+            .finish()
+    }
 }
 
 /// Bounds on what one tool call may take and return.

@@ -14,8 +14,9 @@ use crate::events::EventSink;
 use crate::permission::Verdict;
 use crate::session::PendingPermissions;
 use crate::{
-    FinishReason, ModelRequest, PermissionPolicy, ProviderError, SessionConfig, StoreError, Tool,
-    ToolContext, ToolRegistry, history, now_ms, prompt,
+    FileTracker, FinishReason, ModelRequest, PermissionPolicy, ProviderError, SessionConfig,
+    StoreError, Tool, ToolContext, ToolOutputSink, ToolRegistry, TurnHookContext, history, now_ms,
+    prompt,
 };
 
 pub(crate) struct TurnRunner {
@@ -29,6 +30,7 @@ pub(crate) struct TurnRunner {
     turns: u32,
     policy: PermissionPolicy,
     permission_requests: u64,
+    files: Arc<FileTracker>,
 }
 
 /// How a turn ended, for `turn_finished`.
@@ -93,6 +95,7 @@ impl TurnRunner {
             turns,
             policy,
             permission_requests: 0,
+            files: Arc::new(FileTracker::new()),
         }
     }
 
@@ -109,7 +112,20 @@ impl TurnRunner {
             steps: 0,
             usage: Usage::default(),
         };
-        if let Err(err) = self.turn_steps(turn, text, &cancel, &mut summary).await {
+        let hook_context = TurnHookContext {
+            session_id: self.sink.session_id().clone(),
+            turn,
+            workspace: self.config.workspace.clone(),
+            cwd: self.config.cwd.clone(),
+            files: self.files.clone(),
+        };
+        let outcome = self
+            .turn_steps(turn, text, &hook_context, &cancel, &mut summary)
+            .await;
+        for hook in &self.config.hooks {
+            hook.after_turn(&hook_context).await;
+        }
+        if let Err(err) = outcome {
             summary.reason = TurnEndReason::Failed;
             let _ = self
                 .sink
@@ -135,11 +151,30 @@ impl TurnRunner {
         &mut self,
         turn: TurnId,
         text: String,
+        hook_context: &TurnHookContext,
         cancel: &CancellationToken,
         summary: &mut TurnSummary,
     ) -> Result<(), StoreError> {
         self.sink.emit(EventKind::TurnStarted { turn }).await?;
-        self.add_message(Role::User, vec![Part::Text { text }], None, false, None)
+        let mut notes = Vec::new();
+        for hook in &self.config.hooks {
+            notes.extend(hook.before_turn(hook_context).await);
+        }
+        let mut parts = vec![Part::Text { text }];
+        if !notes.is_empty() {
+            for note in &notes {
+                self.sink
+                    .emit(EventKind::Warning {
+                        message: note.clone(),
+                    })
+                    .await?;
+            }
+            // The model hears of it too, beside (not inside) the user's own words.
+            parts.push(Part::Text {
+                text: format!("\n\n[Code Mesh notices]\n- {}", notes.join("\n- ")),
+            });
+        }
+        self.add_message(Role::User, parts, None, false, None)
             .await?;
         loop {
             if cancel.is_cancelled() {
@@ -596,6 +631,9 @@ impl TurnRunner {
             call_id: call.call_id.clone(),
             cancel: cancel.child_token(),
             limits: self.config.limits,
+            sandbox: self.config.sandbox.clone(),
+            files: self.files.clone(),
+            output: ToolOutputSink::new(self.sink.clone(), call.call_id.clone()),
         };
         let started = now_ms();
         // A tool that finished as the cancel came keeps its real result.

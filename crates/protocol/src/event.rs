@@ -44,6 +44,9 @@ pub enum EventKind {
     TextDelta { delta: String },
     /// Streamed reasoning text. Not stored: the finished message is.
     ReasoningDelta { delta: String },
+    /// Output of a running tool call (a command's stdout and stderr) as it arrives. Not
+    /// stored: the finished call's result is.
+    ToolOutputDelta { call_id: String, delta: String },
     /// The model asked for a tool call and it is about to be checked and run.
     ToolCallStarted {
         call_id: String,
@@ -120,7 +123,9 @@ impl EventKind {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            EventKind::TextDelta { .. } | EventKind::ReasoningDelta { .. }
+            EventKind::TextDelta { .. }
+                | EventKind::ReasoningDelta { .. }
+                | EventKind::ToolOutputDelta { .. }
         )
     }
 
@@ -133,6 +138,7 @@ impl EventKind {
             EventKind::RequestStarted { .. } => "request_started",
             EventKind::TextDelta { .. } => "text_delta",
             EventKind::ReasoningDelta { .. } => "reasoning_delta",
+            EventKind::ToolOutputDelta { .. } => "tool_output_delta",
             EventKind::ToolCallStarted { .. } => "tool_call_started",
             EventKind::PermissionRequested { .. } => "permission_requested",
             EventKind::PermissionDecided { .. } => "permission_decided",

@@ -23,7 +23,7 @@ pub use ids::{SessionId, TurnId};
 pub use message::{Message, Part, Role, ToolCall, ToolResult};
 pub use op::{Op, PermissionDecision};
 pub use session::SessionInfo;
-pub use tool::{ToolKind, ToolSpec};
+pub use tool::{SandboxMode, ToolKind, ToolSpec};
 pub use usage::Usage;
 
 #[cfg(test)]

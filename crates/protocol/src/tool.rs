@@ -9,6 +9,29 @@ pub struct ToolSpec {
     pub parameters: serde_json::Value,
 }
 
+/// How commands the agent runs are confined (`--sandbox`, `[tools] sandbox`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// Commands may read the workspace but write nothing.
+    ReadOnly,
+    /// Commands may write inside the workspace, temp and declared caches only.
+    #[default]
+    WorkspaceWrite,
+    /// No confinement: commands run with the user's full rights.
+    Off,
+}
+
+impl SandboxMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::ReadOnly => "read-only",
+            SandboxMode::WorkspaceWrite => "workspace-write",
+            SandboxMode::Off => "off",
+        }
+    }
+}
+
 /// What a tool may do, which decides both its default permission and whether it may run
 /// concurrently with other calls of the same step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

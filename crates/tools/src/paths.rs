@@ -325,6 +325,9 @@ mod tests {
             call_id: "call".into(),
             cancel: CancellationToken::new(),
             limits: ToolLimits::default(),
+            sandbox: Default::default(),
+            files: Default::default(),
+            output: code_mesh_core::ToolOutputSink::discard(),
         })
     }
 

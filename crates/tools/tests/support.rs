@@ -4,7 +4,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use code_mesh_core::{CancellationToken, ToolContext, ToolLimits};
+use code_mesh_core::{
+    CancellationToken, FileTracker, SandboxPolicy, ToolContext, ToolLimits, ToolOutputSink,
+};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -27,6 +29,12 @@ impl Workspace {
             call_id: "call-1".into(),
             cancel: CancellationToken::new(),
             limits: ToolLimits::default(),
+            sandbox: SandboxPolicy {
+                mode: code_mesh_protocol::SandboxMode::Off,
+                ..SandboxPolicy::default()
+            },
+            files: std::sync::Arc::new(FileTracker::new()),
+            output: ToolOutputSink::discard(),
         };
         Workspace {
             _dir: dir,

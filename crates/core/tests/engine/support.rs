@@ -198,6 +198,8 @@ pub fn config(provider: Arc<ScriptedProvider>, auto_approve: bool) -> SessionCon
         limits: ToolLimits::default(),
         system_prompt: code_mesh_core::base_system_prompt().into(),
         instructions: Vec::new(),
+        sandbox: Default::default(),
+        hooks: Vec::new(),
     }
 }
 

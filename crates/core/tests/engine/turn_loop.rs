@@ -425,3 +425,114 @@ async fn a_second_prompt_during_a_turn_is_refused() {
         text: String::new(),
     };
 }
+
+struct NoticingHook {
+    after: Arc<Mutex<Vec<u32>>>,
+}
+
+#[async_trait::async_trait]
+impl code_mesh_core::TurnHooks for NoticingHook {
+    async fn before_turn(&self, context: &code_mesh_core::TurnHookContext) -> Vec<String> {
+        vec![format!(
+            "notes.txt changed outside the session (turn {})",
+            context.turn
+        )]
+    }
+    async fn after_turn(&self, context: &code_mesh_core::TurnHookContext) {
+        self.after.lock().unwrap().push(context.turn.0);
+    }
+}
+
+#[tokio::test]
+async fn hook_notices_reach_the_model_and_the_events() {
+    let provider = ScriptedProvider::new(vec![step(vec![text("noted"), finish()])]);
+    let after = Arc::new(Mutex::new(Vec::new()));
+    let mut cfg = config(provider.clone(), false);
+    cfg.hooks = vec![Arc::new(NoticingHook {
+        after: after.clone(),
+    })];
+    let mut handle = open(
+        memory_store(),
+        tools(None, Arc::default()),
+        cfg,
+        SessionStart::New,
+    )
+    .await;
+    handle.submit(Op::UserTurn { text: "hi".into() }).unwrap();
+    let events = until_turn_finished(&mut handle).await;
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Warning { message } if message.contains("notes.txt changed")
+    )));
+    let sent = provider.requests()[0].messages[0].text();
+    assert!(sent.starts_with("hi"), "{sent}");
+    assert!(
+        sent.contains("notes.txt changed outside the session (turn 1)"),
+        "{sent}"
+    );
+    assert_eq!(*after.lock().unwrap(), [1]);
+}
+
+#[tokio::test]
+async fn tool_output_is_streamed_as_transient_events() {
+    let provider = ScriptedProvider::new(vec![
+        step(vec![call("s1", "chatty", "{}"), finish()]),
+        step(vec![text("ok"), finish()]),
+    ]);
+    let store = memory_store();
+    let mut registry = tools(None, Arc::default());
+    registry.register(Arc::new(Chatty));
+    let mut handle = open(
+        store.clone(),
+        registry,
+        config(provider, true),
+        SessionStart::New,
+    )
+    .await;
+    handle.submit(Op::UserTurn { text: "go".into() }).unwrap();
+    let events = until_turn_finished(&mut handle).await;
+    let deltas: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolOutputDelta { call_id, delta } if call_id == "s1" => {
+                Some(delta.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deltas, ["line 1\n", "line 2\n"]);
+    let stored = store.events(handle.id()).await.unwrap();
+    assert!(
+        !stored
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::ToolOutputDelta { .. }))
+    );
+}
+
+struct Chatty;
+
+#[async_trait::async_trait]
+impl code_mesh_core::Tool for Chatty {
+    fn spec(&self) -> code_mesh_protocol::ToolSpec {
+        code_mesh_protocol::ToolSpec {
+            name: "chatty".into(),
+            description: "talks".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        }
+    }
+    fn kind(&self) -> code_mesh_protocol::ToolKind {
+        code_mesh_protocol::ToolKind::Execute
+    }
+    fn summarize(&self, _: &serde_json::Value) -> String {
+        "talk".into()
+    }
+    async fn call(
+        &self,
+        _: serde_json::Value,
+        ctx: &code_mesh_core::ToolContext,
+    ) -> Result<code_mesh_core::ToolOutput, code_mesh_core::ToolError> {
+        ctx.output.send("line 1\n").await;
+        ctx.output.send("line 2\n").await;
+        Ok("line 1\nline 2\n".to_string().into())
+    }
+}
