@@ -43,6 +43,8 @@ pub trait Tool: Send + Sync {
 /// Where and under which limits a tool call runs.
 #[derive(Clone, Debug)]
 pub struct ToolContext {
+    /// The session the call belongs to (for per-session tool state such as the todo list).
+    pub session_id: code_mesh_protocol::SessionId,
     /// The workspace root (canonical): file tools stay inside it.
     pub workspace: PathBuf,
     /// The working directory (canonical) relative paths start from.

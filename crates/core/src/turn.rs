@@ -625,6 +625,7 @@ impl TurnRunner {
     ) -> (usize, ToolResult) {
         let call = &calls[ready.index];
         let context = ToolContext {
+            session_id: self.sink.session_id().clone(),
             workspace: self.config.workspace.clone(),
             cwd: self.config.cwd.clone(),
             allowed_paths: self.config.allowed_paths.clone(),

@@ -319,6 +319,7 @@ mod tests {
 
     fn policy(workspace: &Path) -> PathPolicy {
         PathPolicy::new(&ToolContext {
+            session_id: Default::default(),
             workspace: workspace.to_owned(),
             cwd: workspace.to_owned(),
             allowed_paths: Vec::new(),

@@ -23,6 +23,7 @@ impl Workspace {
         let root = fs::canonicalize(dir.path()).unwrap().join("workspace");
         fs::create_dir(&root).unwrap();
         let context = ToolContext {
+            session_id: Default::default(),
             workspace: root.clone(),
             cwd: root.clone(),
             allowed_paths: Vec::new(),
