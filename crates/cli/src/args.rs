@@ -20,7 +20,13 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Work in DIR instead of the current directory.
-    #[arg(short = 'C', long = "cwd", value_name = "DIR", global = true)]
+    #[arg(
+        short = 'C',
+        long = "cwd",
+        value_name = "DIR",
+        global = true,
+        display_order = 900
+    )]
     pub cwd: Option<PathBuf>,
 }
 
@@ -53,6 +59,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AuthCommand,
     },
+    /// Revert the agent's last turn in this directory's latest session (only the files that
+    /// turn changed and nobody changed since); run it again to go one more turn back.
+    Undo(UndoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Undo a turn of this session instead of the latest one of this directory.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,13 +165,17 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one session's conversation.
+    /// Show one session's conversation, or its permission decisions (`--audit`).
     Show {
         /// The session id (see `code-mesh sessions list`).
         id: String,
-        /// Print the session and its messages as JSON.
+        /// Print the session and its messages (or, with --audit, the decisions) as JSON.
         #[arg(long)]
         json: bool,
+        /// Print the audit log instead: every permission decision in order, with its time,
+        /// tool, target, outcome and who or which rule decided.
+        #[arg(long)]
+        audit: bool,
     },
 }
 

@@ -14,6 +14,7 @@ mod provider_setup;
 mod run;
 mod sessions;
 mod setup;
+mod undo;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Some(Command::Config { command }) => config_cmd::config(&cli.global, command),
         Some(Command::Models { json, all }) => models::models(&cli.global, json, all),
         Some(Command::Auth { command }) => auth::auth(&cli.global, command),
+        Some(Command::Undo(args)) => undo::undo(&cli.global, args),
         None => Err(CliError::usage(
             "the terminal UI is not part of this build yet",
             "give a task with `code-mesh run \"…\"`; `code-mesh --help` lists the commands",

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use code_mesh_config::{CliOverride, Origin};
 use code_mesh_core::{
-    InstructionFile, OpSender, ResponseCache, SandboxPolicy, Session, SessionConfig, SessionStart,
-    Store, ToolLimits,
+    ConfiguredRule, InstructionFile, OpSender, PermissionSettings, ResponseCache, SandboxPolicy,
+    Session, SessionConfig, SessionStart, Store, ToolLimits,
 };
 use code_mesh_protocol::config::Strategy;
 use code_mesh_protocol::{
@@ -46,6 +46,13 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
             "--strategy",
         ));
     }
+    if let Some(sandbox) = args.sandbox {
+        overrides.push(CliOverride::new(
+            "tools.sandbox",
+            sandbox_mode(sandbox).as_str(),
+            "--sandbox",
+        ));
+    }
     let context = setup::context(global, overrides)?;
     let prompt = read_prompt(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -73,18 +80,6 @@ fn check_supported(args: &RunArgs) -> Result<(), CliError> {
         return Err(CliError::usage(
             "--agents applies to the swarm strategy, which is not supported yet",
             "drop --agents",
-        ));
-    }
-    if let Some(sandbox) = args.sandbox.filter(|s| *s != SandboxArg::Off) {
-        let name = match sandbox {
-            SandboxArg::ReadOnly => "read-only",
-            _ => "workspace-write",
-        };
-        return Err(CliError::usage(
-            format!(
-                "the `{name}` sandbox is not supported yet: commands run unconfined in this version"
-            ),
-            "pass --sandbox off to accept that, or wait for the sandbox release",
         ));
     }
     Ok(())
@@ -175,14 +170,22 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
         },
         system_prompt: code_mesh_core::base_system_prompt().to_owned(),
         instructions: instructions(&context),
-        // Only `--sandbox off` is accepted until the sandbox crate confines commands.
-        sandbox: SandboxPolicy {
-            mode: SandboxMode::Off,
-            ..SandboxPolicy::default()
-        },
-        hooks: Vec::new(),
+        sandbox: sandbox_policy(&context),
+        // A git snapshot before and after each turn, for `code-mesh undo`; a check for files
+        // changed behind the agent's back (stamps kept between runs for `run -c`).
+        hooks: vec![
+            Arc::new(code_mesh_tools::GitSnapshots::new()),
+            Arc::new(code_mesh_tools::ExternalChangeWatch::persisting_in(
+                context.paths.data_dir.join("file-stamps"),
+            )),
+        ],
+        permissions: permission_settings(&context),
     };
-    let tools = code_mesh_tools::builtin_tools();
+    let tools = code_mesh_tools::builtin_tools_with(&code_mesh_tools::ToolSettings::from_config(
+        &config.tools,
+        &context.paths.data_dir,
+        &context.cwd,
+    ));
     let (mut handle, driver) = Session::open(store, tools, session_config, start).await?;
     let driver = tokio::spawn(driver.run());
     watch_ctrl_c(handle.op_sender());
@@ -316,4 +319,98 @@ fn instructions(context: &Context) -> Vec<InstructionFile> {
         names,
     ));
     files
+}
+
+fn sandbox_mode(arg: SandboxArg) -> SandboxMode {
+    match arg {
+        SandboxArg::ReadOnly => SandboxMode::ReadOnly,
+        SandboxArg::WorkspaceWrite => SandboxMode::WorkspaceWrite,
+        SandboxArg::Off => SandboxMode::Off,
+    }
+}
+
+/// The confinement of the commands the agent runs: `[tools] sandbox`, `network` and
+/// `writable_roots` (`~/` expanded, relative paths from the workspace), with the user's
+/// secrets and Code Mesh's credential store denied. Warns once when the sandbox cannot work
+/// here (each command is then refused with the reason).
+fn sandbox_policy(context: &Context) -> SandboxPolicy {
+    let tools = &context.loaded.config.tools;
+    let home = context
+        .env_var("HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from);
+    let expand = |raw: &str| -> Option<PathBuf> {
+        match raw.strip_prefix("~/") {
+            Some(rest) => home.as_ref().map(|home| home.join(rest)),
+            None if raw == "~" => home.clone(),
+            None => Some(context.workspace.join(raw)),
+        }
+    };
+    let mut denied_paths: Vec<PathBuf> = [".ssh", ".gnupg", ".aws"]
+        .iter()
+        .filter_map(|name| home.as_ref().map(|home| home.join(name)))
+        .collect();
+    denied_paths.push(
+        context
+            .paths
+            .data_dir
+            .join(code_mesh_credentials::CREDENTIALS_FILE),
+    );
+    denied_paths.push(
+        context
+            .paths
+            .config_dir
+            .join(code_mesh_credentials::KEY_FILE),
+    );
+    if tools.sandbox != SandboxMode::Off {
+        let probe = code_mesh_sandbox::probe();
+        tracing::debug!(sandbox = %probe, "sandbox probe");
+        if let Some(reason) = &probe.unavailable {
+            eprintln!(
+                "warning: the `{}` sandbox cannot work here ({reason}); commands will be refused. hint: pass --sandbox off to run them unconfined",
+                tools.sandbox.as_str()
+            );
+        }
+    }
+    SandboxPolicy {
+        mode: tools.sandbox,
+        network: tools.network,
+        writable_roots: tools
+            .writable_roots
+            .iter()
+            .filter_map(|raw| expand(raw))
+            .collect(),
+        denied_paths,
+    }
+}
+
+/// `[permissions] rules` with where they were written, the home directory (for `~` and
+/// `~/.ssh`), and Code Mesh's credential store files, which the policy denies like `.env`.
+fn permission_settings(context: &Context) -> PermissionSettings {
+    let source = describe_origin(context.loaded.origin("permissions.rules"));
+    let rules = context
+        .loaded
+        .config
+        .permissions
+        .rules
+        .iter()
+        .map(|rule| ConfiguredRule {
+            rule: rule.clone(),
+            source: source.clone(),
+        })
+        .collect();
+    PermissionSettings {
+        rules,
+        home: context.env_var("HOME").map(PathBuf::from),
+        protected_paths: vec![
+            context
+                .paths
+                .data_dir
+                .join(code_mesh_credentials::CREDENTIALS_FILE),
+            context
+                .paths
+                .config_dir
+                .join(code_mesh_credentials::KEY_FILE),
+        ],
+    }
 }

@@ -4,7 +4,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use code_mesh_core::Store;
-use code_mesh_protocol::{Message, Part, Role, SessionId, SessionInfo};
+use code_mesh_protocol::{
+    Event, EventKind, Message, Part, PermissionDecision, PermissionSource, Role, SessionId,
+    SessionInfo,
+};
 use code_mesh_store::SqliteStore;
 
 use crate::args::{GlobalArgs, SessionsCommand};
@@ -31,7 +34,7 @@ pub fn sessions(global: &GlobalArgs, command: SessionsCommand) -> Result<ExitCod
                     print!("{}", session_table(&sessions));
                 }
             }
-            SessionsCommand::Show { id, json } => {
+            SessionsCommand::Show { id, json, audit } => {
                 let id = SessionId(id);
                 let Some(info) = store.session(&id).await? else {
                     return Err(CliError::usage(
@@ -39,6 +42,17 @@ pub fn sessions(global: &GlobalArgs, command: SessionsCommand) -> Result<ExitCod
                         "`code-mesh sessions list` shows the sessions there are",
                     ));
                 };
+                if audit {
+                    let entries = audit_log(&store.events(&id).await?);
+                    if json {
+                        print_json(&entries)?;
+                    } else if entries.is_empty() {
+                        eprintln!("session `{id}` has no permission decisions: no tool was called");
+                    } else {
+                        print!("{}", audit_table(&entries));
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let messages = store.messages(&id).await?;
                 if json {
                     print_json(&serde_json::json!({ "session": info, "messages": messages }))?;
@@ -73,6 +87,117 @@ pub fn session_table(sessions: &[SessionInfo]) -> String {
             one_line(&s.model, 28),
             one_line(&s.title, 60)
         ));
+    }
+    out
+}
+
+/// One permission decision of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    /// Milliseconds since the Unix epoch.
+    pub at: u64,
+    pub call_id: String,
+    pub tool: String,
+    /// What the call would do, as the user was (or would have been) asked.
+    pub summary: String,
+    pub decision: PermissionDecision,
+    pub source: PermissionSource,
+    /// The rule that decided, when a rule did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// The session's permission decisions, in order, from its stored events.
+pub fn audit_log(events: &[Event]) -> Vec<AuditEntry> {
+    let tools = code_mesh_tools::builtin_tools();
+    let mut calls: std::collections::HashMap<&str, (&str, &str)> = Default::default();
+    let mut asked: std::collections::HashMap<&str, &str> = Default::default();
+    let mut entries = Vec::new();
+    for event in events {
+        match &event.kind {
+            EventKind::ToolCallStarted {
+                call_id,
+                name,
+                arguments,
+            } => {
+                calls.insert(call_id, (name, arguments));
+            }
+            EventKind::PermissionRequested {
+                call_id, summary, ..
+            } => {
+                asked.insert(call_id, summary);
+            }
+            EventKind::PermissionDecided {
+                call_id,
+                decision,
+                source,
+                rule,
+                ..
+            } => {
+                let (tool, arguments) = calls.get(call_id.as_str()).copied().unwrap_or(("?", ""));
+                let summary = match asked.get(call_id.as_str()) {
+                    Some(summary) => (*summary).to_owned(),
+                    None => match (tools.get(tool), serde_json::from_str(arguments)) {
+                        (Some(known), Ok(arguments)) => known.summarize(&arguments),
+                        _ => one_line(arguments, 200),
+                    },
+                };
+                entries.push(AuditEntry {
+                    at: event.at,
+                    call_id: call_id.clone(),
+                    tool: tool.to_owned(),
+                    summary,
+                    decision: *decision,
+                    source: *source,
+                    rule: rule.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    entries
+}
+
+/// The audit log as a table: time, tool, what the call does, decision, who or which rule.
+pub fn audit_table(entries: &[AuditEntry]) -> String {
+    let rows: Vec<[String; 5]> = entries
+        .iter()
+        .map(|entry| {
+            let decision = match entry.decision {
+                PermissionDecision::AllowOnce => "allowed",
+                PermissionDecision::AllowAlways => "allowed always",
+                PermissionDecision::Deny => "denied",
+            };
+            let by = match (entry.source, &entry.rule) {
+                (PermissionSource::User, _) => "the user".to_owned(),
+                (PermissionSource::NoOneToAsk, _) => "no one to ask".to_owned(),
+                (PermissionSource::AutoApprove, None) => "--yes".to_owned(),
+                (_, Some(rule)) => rule.clone(),
+                (PermissionSource::Policy, None) => "policy".to_owned(),
+            };
+            [
+                utc_time(entry.at),
+                entry.tool.clone(),
+                one_line(&entry.summary, 60),
+                decision.to_owned(),
+                by,
+            ]
+        })
+        .collect();
+    let header = ["TIME (UTC)", "TOOL", "CALL", "DECISION", "BY"].map(str::to_owned);
+    let mut widths = [0usize; 4];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        for (cell, width) in row.iter().zip(widths) {
+            out.push_str(&format!("{cell:<width$}  "));
+        }
+        out.push_str(&row[4]);
+        out.push('\n');
     }
     out
 }

@@ -438,6 +438,14 @@ mod tests {
         config.providers.catalogue = Some("c.json".into());
         config.providers.cache = true;
         config.providers.max_retries = 0;
+        config
+            .permissions
+            .rules
+            .push(code_mesh_protocol::config::PermissionRule {
+                tool: "bash".into(),
+                pattern: Some("git push*".into()),
+                action: code_mesh_protocol::config::PermissionAction::Deny,
+            });
 
         let mut serialized = Vec::new();
         let Ok(Value::Table(table)) = Value::try_from(&config) else {

@@ -3,7 +3,8 @@
 //!
 //! This mirrors `code_mesh_protocol::config`; the tests keep the two in step.
 
-use code_mesh_protocol::config::{Duration, Strategy, TokenCount};
+use code_mesh_protocol::SandboxMode;
+use code_mesh_protocol::config::{Duration, PermissionAction, Strategy, TokenCount};
 use toml::Value;
 
 use crate::error::ConfigError;
@@ -44,6 +45,8 @@ pub(crate) enum Kind {
     TokenCount,
     Choice(&'static [&'static str]),
     TextList,
+    /// An array of `{ tool, pattern?, action }` tables (`permissions.rules`).
+    PermissionRules,
 }
 
 const STRATEGIES: [&str; 5] = [
@@ -55,6 +58,21 @@ const STRATEGIES: [&str; 5] = [
 ];
 
 const U32_MAX: u64 = u32::MAX as u64;
+
+const SANDBOX_MODES: [&str; 3] = [
+    SandboxMode::WorkspaceWrite.as_str(),
+    SandboxMode::ReadOnly.as_str(),
+    SandboxMode::Off.as_str(),
+];
+
+const PERMISSION_ACTIONS: [&str; 3] = [
+    PermissionAction::ALL[0].as_str(),
+    PermissionAction::ALL[1].as_str(),
+    PermissionAction::ALL[2].as_str(),
+];
+
+/// The keys of one `permissions.rules` entry.
+const PERMISSION_RULE_KEYS: [&str; 3] = ["tool", "pattern", "action"];
 
 /// Prices are in US dollars per million tokens; a million dollars is surely a typo.
 const PRICE: Shape = Shape::Leaf(Kind::Number {
@@ -193,7 +211,18 @@ pub(crate) static ROOT: Shape = Shape::Table {
                         "max_output_bytes",
                         Shape::Leaf(Kind::Count { max: U32_MAX }),
                     ),
+                    ("sandbox", Shape::Leaf(Kind::Choice(&SANDBOX_MODES))),
+                    ("network", Shape::Leaf(Kind::Bool)),
+                    ("writable_roots", Shape::Leaf(Kind::TextList)),
+                    ("web_allow", Shape::Leaf(Kind::TextList)),
                 ],
+                other: None,
+            },
+        ),
+        (
+            "permissions",
+            Shape::Table {
+                fields: &[("rules", Shape::Leaf(Kind::PermissionRules))],
                 other: None,
             },
         ),
@@ -375,6 +404,10 @@ impl Kind {
             Kind::TokenCount => "a token count such as 100000, \"100k\" or \"1.5m\"".to_owned(),
             Kind::Choice(choices) => format!("one of {}", quoted_list(choices)),
             Kind::TextList => "an array of strings".to_owned(),
+            Kind::PermissionRules => {
+                "an array of rules such as [{ tool = \"bash\", pattern = \"git push*\", action = \"deny\" }]"
+                    .to_owned()
+            }
         }
     }
 
@@ -390,6 +423,70 @@ fn quoted_list(items: &[&str]) -> String {
         .map(|item| format!("\"{item}\""))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Checks one `permissions.rules` entry: a table with a non-empty `tool`, an optional
+/// non-empty `pattern` and a known `action`, and nothing else.
+fn check_permission_rule(key: &str, rule: &Value) -> Result<(), (String, Option<String>)> {
+    let example = "write e.g. { tool = \"bash\", pattern = \"git push*\", action = \"deny\" }";
+    let Value::Table(table) = rule else {
+        return Err((
+            format!("`{key}` must be a table, got {}", describe(rule)),
+            Some(example.to_owned()),
+        ));
+    };
+    for (name, value) in table {
+        if !PERMISSION_RULE_KEYS.contains(&name.as_str()) {
+            let suggestion = closest(name, &PERMISSION_RULE_KEYS)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err((
+                format!(
+                    "unknown key `{key}.{name}`{suggestion}; a rule has `tool`, `pattern` and `action`"
+                ),
+                None,
+            ));
+        }
+        let text = value.as_str();
+        match name.as_str() {
+            "action" => match text {
+                Some(text) if PERMISSION_ACTIONS.contains(&text) => {}
+                _ => {
+                    let suggestion = text
+                        .and_then(|text| closest(text, &PERMISSION_ACTIONS))
+                        .map(|s| format!(" (did you mean \"{s}\"?)"))
+                        .unwrap_or_default();
+                    return Err((
+                        format!(
+                            "`{key}.action` must be one of {}, got {}{suggestion}",
+                            quoted_list(&PERMISSION_ACTIONS),
+                            describe(value)
+                        ),
+                        None,
+                    ));
+                }
+            },
+            _ if text.is_none_or(|text| text.trim().is_empty()) => {
+                return Err((
+                    format!(
+                        "`{key}.{name}` must be a non-empty string, got {}",
+                        describe(value)
+                    ),
+                    None,
+                ));
+            }
+            _ => {}
+        }
+    }
+    for required in ["tool", "action"] {
+        if !table.contains_key(required) {
+            return Err((
+                format!("`{key}` has no `{required}`"),
+                Some(example.to_owned()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks one leaf value; the error is the message (naming `key`) and an optional hint.
@@ -471,6 +568,10 @@ fn check_value(key: &str, kind: &Kind, value: &Value) -> Result<(), (String, Opt
         (Kind::TextList, Value::String(text)) => {
             Err((must(), Some(format!("write a TOML array: [\"{text}\"]"))))
         }
+        (Kind::PermissionRules, Value::Array(rules)) => rules
+            .iter()
+            .enumerate()
+            .try_for_each(|(index, rule)| check_permission_rule(&format!("{key}[{index}]"), rule)),
         _ => Err((must(), None)),
     }
 }

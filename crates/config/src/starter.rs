@@ -114,4 +114,24 @@ const STARTER: &str = r#"# Code Mesh configuration.
 # bash_timeout = "2m"
 # Most bytes of tool output returned to the model.
 # max_output_bytes = 30000
+# How commands the agent runs are confined: "workspace-write" (write only the workspace,
+# temp and writable_roots), "read-only" or "off".
+# sandbox = "workspace-write"
+# Let commands open network sockets (Unix sockets are always allowed).
+# network = false
+# Directories commands may write besides the workspace and temp, e.g. caches.
+# writable_roots = ["~/.cargo/registry", "~/.cargo/git", "~/.cache", "~/.npm"]
+# Hosts web_fetch may fetch from: "docs.rs" is that host, "*.python.org" its subdomains.
+# Empty: any host, each fetch asking first. Fetching also needs `network = true`, unless
+# the sandbox is "off".
+# web_allow = []
+
+[permissions]
+# Rules of allow, ask or deny, checked after the built-in defaults (reads inside the
+# workspace run; writes and commands ask unless --yes; secrets such as .env files, private
+# keys and ~/.ssh are denied). The last matching rule wins. `tool` is a tool name or "*";
+# `pattern` is a glob on paths for file tools ("src/**", "*.pem"), a word prefix for shell
+# commands ("git push*" matches `git push` with any arguments), absent for every call.
+# Each part of a compound command (pipes, &&, ;, subshells, $(...)) must pass on its own.
+# rules = [{ tool = "bash", pattern = "git push*", action = "deny" }]
 "#;

@@ -643,6 +643,11 @@ tools.linter = "auto"                                   # default
 tools.allowed_paths = []                                # default
 tools.bash_timeout = "2m"                               # default
 tools.max_output_bytes = 30000                          # default
+tools.sandbox = "workspace-write"                       # default
+tools.network = false                                   # default
+tools.writable_roots = ["~/.cargo/registry", "~/.cargo/git", "~/.cache", "~/.npm"]   # default
+tools.web_allow = []                                    # default
+permissions.rules = []                                  # default
 "#;
         assert_eq!(setup.redact(&loaded.render_with_origins()), expected);
     }
@@ -661,5 +666,120 @@ tools.max_output_bytes = 30000                          # default
         let again = Setup::new();
         again.project(&rendered);
         assert_eq!(again.load().config, loaded.config);
+    }
+}
+
+mod permissions {
+    use super::*;
+    use code_mesh_protocol::config::{PermissionAction, PermissionRule};
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn rules_load_in_order_from_inline_tables_and_arrays_of_tables() {
+        let setup = Setup::new();
+        let path = setup.project(
+            "[permissions]\nrules = [\n  { tool = \"bash\", pattern = \"git push*\", action = \"deny\" },\n  { tool = \"*\", action = \"ask\" },\n]\n",
+        );
+        let loaded = setup.load();
+        assert_eq!(
+            loaded.config.permissions.rules,
+            [
+                PermissionRule {
+                    tool: "bash".into(),
+                    pattern: Some("git push*".into()),
+                    action: PermissionAction::Deny,
+                },
+                PermissionRule {
+                    tool: "*".into(),
+                    pattern: None,
+                    action: PermissionAction::Ask,
+                },
+            ]
+        );
+        assert_eq!(loaded.origin("permissions.rules"), Some(&file(&path, 2)));
+
+        let tables = Setup::new();
+        tables.global(
+            "[[permissions.rules]]\ntool = \"write\"\npattern = \"src/**\"\naction = \"allow\"\n",
+        );
+        assert_eq!(
+            tables.load().config.permissions.rules,
+            [PermissionRule {
+                tool: "write".into(),
+                pattern: Some("src/**".into()),
+                action: PermissionAction::Allow,
+            }]
+        );
+    }
+
+    #[test]
+    fn an_unknown_action_names_file_line_and_key() {
+        let setup = Setup::new();
+        setup.project(
+            "# rules\n[permissions]\nrules = [{ tool = \"bash\", action = \"allow\" }, { tool = \"bash\", pattern = \"rm*\", action = \"forbid\" }]\n",
+        );
+        assert_eq!(
+            setup.message(),
+            "[TMP]/repo/code-mesh.toml:3: `permissions.rules[1].action` must be one of \"allow\", \"ask\", \"deny\", got \"forbid\""
+        );
+    }
+
+    #[test]
+    fn malformed_rules_are_refused_with_the_key_at_fault() {
+        let cases = [
+            (
+                "rules = [{ tool = \"bash\", actoin = \"deny\" }]",
+                "`permissions.rules[0].actoin` (did you mean `action`?)",
+            ),
+            (
+                "rules = [{ tool = \"bash\" }]",
+                "`permissions.rules[0]` has no `action`",
+            ),
+            (
+                "rules = [{ tool = \"\", action = \"deny\" }]",
+                "`permissions.rules[0].tool` must be a non-empty string, got \"\"",
+            ),
+            (
+                "rules = [{ tool = \"bash\", pattern = 3, action = \"deny\" }]",
+                "`permissions.rules[0].pattern` must be a non-empty string, got 3",
+            ),
+            (
+                "rules = [\"bash\"]",
+                "`permissions.rules[0]` must be a table",
+            ),
+            (
+                "rules = \"deny\"",
+                "`permissions.rules` must be an array of rules",
+            ),
+            (
+                "rule = []",
+                "unknown key `permissions.rule` (did you mean `rules`?)",
+            ),
+        ];
+        for (line, expected) in cases {
+            let setup = Setup::new();
+            setup.project(&format!("[permissions]\n{line}\n"));
+            let message = setup.message();
+            assert!(
+                message.starts_with("[TMP]/repo/code-mesh.toml:2: "),
+                "{line}: {message}"
+            );
+            assert!(message.contains(expected), "{line}: {message}");
+        }
+    }
+
+    #[test]
+    fn rules_can_come_from_the_environment() {
+        let mut setup = Setup::new();
+        setup.env(
+            "CODE_MESH_PERMISSIONS__RULES",
+            "[{ tool = \"bash\", pattern = \"curl*\", action = \"deny\" }]",
+        );
+        let loaded = setup.load();
+        assert_eq!(loaded.config.permissions.rules.len(), 1);
+        assert_eq!(
+            loaded.origin("permissions.rules"),
+            Some(&env("CODE_MESH_PERMISSIONS__RULES"))
+        );
     }
 }

@@ -27,6 +27,7 @@ mod memory_store;
 mod permission;
 mod prompt;
 mod provider;
+mod repeat;
 mod session;
 mod store;
 mod title;
@@ -39,7 +40,10 @@ pub use files::{FileStamp, FileTracker};
 pub use hooks::{TurnHookContext, TurnHooks};
 pub use instructions::InstructionFile;
 pub use memory_store::MemoryStore;
-pub use permission::PermissionPolicy;
+pub use permission::{
+    CommandPart, ConfiguredRule, PermissionAction, PermissionPolicy, PermissionRule,
+    PermissionSettings, Verdict, split_command,
+};
 pub use prompt::base_system_prompt;
 pub use provider::{
     FinishReason, ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream,

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::events::EventSink;
 use crate::turn::TurnRunner;
 use crate::{
-    EngineError, InstructionFile, NewSession, Provider, SandboxPolicy, Store, ToolLimits,
-    ToolRegistry, TurnHooks,
+    EngineError, InstructionFile, NewSession, PermissionSettings, Provider, SandboxPolicy, Store,
+    ToolLimits, ToolRegistry, TurnHooks,
 };
 
 /// Everything a session runs with.
@@ -46,6 +46,8 @@ pub struct SessionConfig {
     pub sandbox: SandboxPolicy,
     /// Work done around each turn (snapshots, change checks).
     pub hooks: Vec<Arc<dyn TurnHooks>>,
+    /// Permission rules and the places they protect (see [`crate::PermissionPolicy`]).
+    pub permissions: PermissionSettings,
 }
 
 impl std::fmt::Debug for SessionConfig {

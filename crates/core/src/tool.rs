@@ -26,6 +26,16 @@ pub trait Tool: Send + Sync {
 
     /// What permission rules match this call against: the paths it touches, the command it
     /// runs, or the URL it fetches.
+    ///
+    /// Every tool that touches files, runs commands or reaches the network should implement
+    /// it, from the arguments as the model wrote them (they may be invalid: return what can
+    /// be read, or [`PermissionTarget::None`]). Give every path the call reads or writes,
+    /// unresolved (`PermissionTarget::Paths(vec![path])`, the search root `"."` for a search
+    /// without one, all files of a patch); the whole command line for anything run by a
+    /// shell (`PermissionTarget::Command`, which the policy splits into simple commands); the
+    /// URL for a fetch. Secrets (`.env`, keys, `~/.ssh`) are denied only through targets, and
+    /// a rule with a pattern never matches a call whose target is `None`: only rules on the
+    /// whole tool apply to it. See `crate::PermissionPolicy` for how targets are matched.
     fn permission_target(&self, _arguments: &serde_json::Value) -> PermissionTarget {
         PermissionTarget::None
     }

@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::EventSink;
 use crate::permission::Verdict;
+use crate::repeat::{RepeatCheck, RepeatGuard};
 use crate::session::PendingPermissions;
 use crate::{
-    FileTracker, FinishReason, ModelRequest, PermissionPolicy, ProviderError, SessionConfig,
-    StoreError, Tool, ToolContext, ToolOutputSink, ToolRegistry, TurnHookContext, history, now_ms,
-    prompt,
+    FileTracker, FinishReason, ModelRequest, PermissionPolicy, PermissionTarget, ProviderError,
+    SessionConfig, StoreError, Tool, ToolContext, ToolOutputSink, ToolRegistry, TurnHookContext,
+    history, now_ms, prompt,
 };
 
 pub(crate) struct TurnRunner {
@@ -31,6 +32,10 @@ pub(crate) struct TurnRunner {
     policy: PermissionPolicy,
     permission_requests: u64,
     files: Arc<FileTracker>,
+    /// Failing calls of the current turn, to stop a model that repeats one.
+    repeats: RepeatGuard,
+    /// Set when a repeated failing call ends the turn: the error event's message.
+    stopped: Option<String>,
 }
 
 /// How a turn ended, for `turn_finished`.
@@ -83,7 +88,13 @@ impl TurnRunner {
             &config.cwd,
             &config.instructions,
         );
-        let policy = PermissionPolicy::new(config.auto_approve);
+        let policy = PermissionPolicy::new(
+            config.auto_approve,
+            config.permissions.clone(),
+            &config.workspace,
+            &config.cwd,
+            &config.allowed_paths,
+        );
         TurnRunner {
             sink,
             pending: PendingPermissions::default(),
@@ -96,6 +107,8 @@ impl TurnRunner {
             policy,
             permission_requests: 0,
             files: Arc::new(FileTracker::new()),
+            repeats: RepeatGuard::default(),
+            stopped: None,
         }
     }
 
@@ -106,6 +119,8 @@ impl TurnRunner {
     /// Runs one user turn to its end and reports `turn_finished`.
     pub(crate) async fn run_turn(&mut self, text: String, cancel: CancellationToken) {
         self.turns += 1;
+        self.repeats.reset();
+        self.stopped = None;
         let turn = TurnId(self.turns);
         let mut summary = TurnSummary {
             reason: TurnEndReason::Failed,
@@ -238,6 +253,21 @@ impl TurnRunner {
             let parts = results.into_iter().map(Part::ToolResult).collect();
             self.add_message(Role::Tool, parts, None, cancel.is_cancelled(), None)
                 .await?;
+            if let Some(message) = self.stopped.take() {
+                self.sink
+                    .emit(EventKind::Error {
+                        code: ErrorCode::RepeatedFailure,
+                        message,
+                        hint: Some(
+                            "tell the model what it is missing or ask for something else, then \
+                             `code-mesh run -c` to continue the session"
+                                .into(),
+                        ),
+                    })
+                    .await?;
+                summary.reason = TurnEndReason::Failed;
+                return Ok(());
+            }
         }
     }
 
@@ -423,7 +453,7 @@ impl TurnRunner {
     ) -> Vec<ToolResult> {
         let mut results: Vec<Option<ToolResult>> = vec![None; calls.len()];
         let mut start = 0;
-        while start < calls.len() && !cancel.is_cancelled() {
+        while start < calls.len() && !cancel.is_cancelled() && self.stopped.is_none() {
             let read_only = self.is_read_only(&calls[start]);
             let mut end = start + 1;
             while read_only && end < calls.len() && self.is_read_only(&calls[end]) {
@@ -445,8 +475,20 @@ impl TurnRunner {
             for (index, result) in finished {
                 results[index] = Some(result);
             }
+            if !cancel.is_cancelled() {
+                for index in start..end {
+                    if let Some(result) = &results[index] {
+                        self.repeats.record(&calls[index], result.is_error);
+                    }
+                }
+            }
             start = end;
         }
+        let unrun = if self.stopped.is_some() {
+            "not run: the turn was stopped because the model kept repeating a failing call"
+        } else {
+            "cancelled by the user before this call ran"
+        };
         results
             .into_iter()
             .zip(calls)
@@ -454,7 +496,7 @@ impl TurnRunner {
                 result.unwrap_or_else(|| ToolResult {
                     call_id: call.call_id.clone(),
                     name: call.name.clone(),
-                    output: "cancelled by the user before this call ran".into(),
+                    output: unrun.into(),
                     is_error: true,
                 })
             })
@@ -490,7 +532,15 @@ impl TurnRunner {
             output,
             is_error: true,
         };
-        let (tool, arguments) = match self.check(call) {
+        let checked = match self.repeats.check(call) {
+            RepeatCheck::Run => self.check(call),
+            RepeatCheck::Refuse(message) => Err(message),
+            RepeatCheck::Stop(message) => {
+                self.stopped = Some(message);
+                Err("not run: the turn was stopped because this call kept failing".into())
+            }
+        };
+        let (tool, arguments) = match checked {
             Ok(ok) => ok,
             Err(message) => {
                 let result = fail(message);
@@ -499,25 +549,51 @@ impl TurnRunner {
             }
         };
         let kind = tool.kind();
-        let decision = match self.policy.evaluate(&call.name, kind) {
-            Verdict::Allow(source) => {
-                if source != PermissionSource::Policy {
-                    self.record_decision(call, PermissionDecision::AllowOnce, source)
-                        .await;
-                }
-                PermissionDecision::AllowOnce
+        let target = tool.permission_target(&arguments);
+        let denied = match self.policy.evaluate(&call.name, kind, &target) {
+            Verdict::Allow { source, rule } => {
+                self.record_decision(call, PermissionDecision::AllowOnce, source, rule)
+                    .await;
+                None
             }
-            Verdict::Ask => {
-                self.ask(call, kind, tool.summarize(&arguments), cancel)
-                    .await
+            Verdict::Deny {
+                rule,
+                subject,
+                reason,
+            } => {
+                self.record_decision(
+                    call,
+                    PermissionDecision::Deny,
+                    PermissionSource::Policy,
+                    rule,
+                )
+                .await;
+                Some(format!(
+                    "permission denied for `{subject}`: {reason}. This call was not run; do not \
+                     retry it or work around the rule. Continue without it, or tell the user \
+                     what you need and why."
+                ))
+            }
+            Verdict::Ask { parts, .. } => {
+                let mut summary = tool.summarize(&arguments);
+                let whole = matches!(&target, PermissionTarget::Command(line) if parts.len() == 1 && parts[0] == line.trim());
+                if !parts.is_empty() && !whole && !matches!(target, PermissionTarget::None) {
+                    let listed: Vec<String> =
+                        parts.iter().map(|part| format!("`{part}`")).collect();
+                    summary.push_str(&format!(" (needs approval: {})", listed.join(", ")));
+                }
+                let decision = self.ask(call, kind, &target, summary, cancel).await;
+                (!decision.allows()).then(|| {
+                    format!(
+                        "permission denied: the user did not allow this `{}` call. Do not retry \
+                         it unchanged; continue without it or explain what you need and why.",
+                        call.name
+                    )
+                })
             }
         };
-        if !decision.allows() {
-            let result = fail(format!(
-                "permission denied: the user did not allow this `{}` call. Do not retry it \
-                 unchanged; continue without it or explain what you need and why.",
-                call.name
-            ));
+        if let Some(message) = denied {
+            let result = fail(message);
             self.report_finished(&result, 0).await;
             return Err(result);
         }
@@ -564,6 +640,7 @@ impl TurnRunner {
         &mut self,
         call: &ToolCall,
         kind: ToolKind,
+        target: &PermissionTarget,
         summary: String,
         cancel: &CancellationToken,
     ) -> PermissionDecision {
@@ -585,7 +662,7 @@ impl TurnRunner {
             () = cancel.cancelled() => PermissionDecision::Deny,
         };
         self.pending.remove(&request_id);
-        self.policy.record(&call.name, decision);
+        self.policy.record(&call.name, kind, target, decision);
         let _ = self
             .sink
             .emit(EventKind::PermissionDecided {
@@ -593,16 +670,19 @@ impl TurnRunner {
                 call_id: call.call_id.clone(),
                 decision,
                 source: PermissionSource::User,
+                rule: None,
             })
             .await;
         decision
     }
 
+    /// Reports a decision the policy made without asking, with the rule that made it.
     async fn record_decision(
         &self,
         call: &ToolCall,
         decision: PermissionDecision,
         source: PermissionSource,
+        rule: String,
     ) {
         let _ = self
             .sink
@@ -611,6 +691,7 @@ impl TurnRunner {
                 call_id: call.call_id.clone(),
                 decision,
                 source,
+                rule: Some(rule),
             })
             .await;
     }

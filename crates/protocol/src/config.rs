@@ -26,6 +26,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// `[tools]`: the tools agents may use and their limits.
     pub tools: ToolsConfig,
+    /// `[permissions]`: which tool calls run, ask first, or are refused.
+    pub permissions: PermissionsConfig,
 }
 
 /// `[project]`
@@ -418,6 +420,16 @@ pub struct ToolsConfig {
     pub bash_timeout: Duration,
     /// Most bytes of tool output returned to the model.
     pub max_output_bytes: usize,
+    /// How commands the agent runs are confined: "workspace-write", "read-only" or "off".
+    pub sandbox: crate::SandboxMode,
+    /// Let sandboxed commands open network sockets (Unix sockets are always allowed).
+    pub network: bool,
+    /// Directories sandboxed commands may write besides the workspace and temp (`~/` allowed),
+    /// e.g. package-manager caches.
+    pub writable_roots: Vec<String>,
+    /// Hosts `web_fetch` may fetch from: `docs.rs` (that host), `*.python.org` (its
+    /// subdomains). Empty: any host, each fetch asking permission unless a rule allows it.
+    pub web_allow: Vec<String>,
 }
 
 impl Default for ToolsConfig {
@@ -431,7 +443,77 @@ impl Default for ToolsConfig {
             allowed_paths: Vec::new(),
             bash_timeout: Duration::from_secs(120),
             max_output_bytes: 30_000,
+            sandbox: crate::SandboxMode::WorkspaceWrite,
+            network: false,
+            writable_roots: DEFAULT_WRITABLE_ROOTS
+                .iter()
+                .map(|root| (*root).to_owned())
+                .collect(),
+            web_allow: Vec::new(),
         }
+    }
+}
+
+/// The package-manager caches sandboxed commands may write by default (`tools.writable_roots`).
+pub const DEFAULT_WRITABLE_ROOTS: [&str; 4] =
+    ["~/.cargo/registry", "~/.cargo/git", "~/.cache", "~/.npm"];
+
+/// `[permissions]`
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PermissionsConfig {
+    /// Rules evaluated after the built-in defaults, in order; the last matching rule wins.
+    pub rules: Vec<PermissionRule>,
+}
+
+/// One permission rule: `{ tool = "bash", pattern = "git push*", action = "deny" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionRule {
+    /// The tool's name (`bash`, `write`, …) or `*` for every tool.
+    pub tool: String,
+    /// What the call must touch for the rule to apply: a glob on paths for file tools
+    /// (`src/**`, `*.pem`), a word prefix for shell commands (`git push*`), a glob on the URL
+    /// for fetches. Absent: every call of the tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// What happens to a matching call.
+    pub action: PermissionAction,
+}
+
+/// What a permission rule does to the calls it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionAction {
+    /// Run without asking.
+    Allow,
+    /// Ask the user first (allowed without asking under `--yes`).
+    Ask,
+    /// Refuse, also under `--yes`.
+    Deny,
+}
+
+impl PermissionAction {
+    /// Every action, in the order users see them.
+    pub const ALL: [PermissionAction; 3] = [
+        PermissionAction::Allow,
+        PermissionAction::Ask,
+        PermissionAction::Deny,
+    ];
+
+    /// The name used in config files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PermissionAction::Allow => "allow",
+            PermissionAction::Ask => "ask",
+            PermissionAction::Deny => "deny",
+        }
+    }
+}
+
+impl fmt::Display for PermissionAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -62,12 +62,17 @@ pub enum EventKind {
         /// One line saying what the call would do, e.g. "run `cargo test`".
         summary: String,
     },
-    /// How a tool call's permission was settled.
+    /// How a tool call's permission was settled. Together these events are the session's
+    /// audit log (`code-mesh sessions show ID --audit`).
     PermissionDecided {
         request_id: String,
         call_id: String,
         decision: PermissionDecision,
         source: PermissionSource,
+        /// The rule that decided, e.g. "rule `bash: git push*` from /p/code-mesh.toml:3" or
+        /// "default: reads inside the workspace run"; absent when a person answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
     },
     /// A tool call ended; `is_error` says whether it failed.
     ToolCallFinished {
@@ -200,6 +205,8 @@ pub enum ErrorCode {
     Store,
     /// The request was refused because a turn is already running.
     Busy,
+    /// The model kept repeating a tool call that failed, so the turn was stopped.
+    RepeatedFailure,
     /// Anything else.
     Internal,
 }

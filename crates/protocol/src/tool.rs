@@ -23,7 +23,7 @@ pub enum SandboxMode {
 }
 
 impl SandboxMode {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             SandboxMode::ReadOnly => "read-only",
             SandboxMode::WorkspaceWrite => "workspace-write",

@@ -208,7 +208,12 @@ impl Shared {
                 problems.push(format!("turn {}{model} was never served", turn.number));
             }
         }
-        for call in state.ledger.unanswered() {
+        // `Pairing::Off` demands no results back, so none is missing either.
+        let owed = state
+            .ledger
+            .unanswered()
+            .filter(|_| state.pairing != Pairing::Off);
+        for call in owed {
             problems.push(format!(
                 "tool call `{}` issued by turn {} was never answered by a later request",
                 call.id, call.turn

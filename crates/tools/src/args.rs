@@ -1,6 +1,6 @@
 //! Typed arguments: deserialising what the model wrote, with errors that name the field.
 
-use code_mesh_core::ToolError;
+use code_mesh_core::{PermissionTarget, ToolError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -95,6 +95,15 @@ pub(crate) fn str_field<'a>(arguments: &'a Value, name: &str) -> Option<&'a str>
     arguments.get(name).and_then(Value::as_str)
 }
 
+/// The `path` argument as a permission target, `default` when absent (a call without a
+/// valid path has no target: only rules without a pattern apply, and it fails anyway).
+pub(crate) fn path_target(arguments: &Value, default: Option<&str>) -> PermissionTarget {
+    match str_field(arguments, "path").or(default) {
+        Some(path) => PermissionTarget::Paths(vec![path.to_owned()]),
+        None => PermissionTarget::None,
+    }
+}
+
 /// `text` in backticks, shortened to its first line and `max` characters.
 pub(crate) fn quoted_excerpt(text: &str, max: usize) -> String {
     let mut lines = text.trim().lines();
@@ -163,6 +172,39 @@ mod tests {
     fn null_arguments_mean_an_empty_object() {
         let error = parse::<Args>("read", Value::Null, &schema()).unwrap_err();
         assert!(error.message.contains("missing field `path`"));
+    }
+
+    #[test]
+    fn file_tools_and_bash_give_permission_targets() {
+        let registry = crate::builtin_tools();
+        let target = |name: &str, arguments: Value| {
+            registry.get(name).unwrap().permission_target(&arguments)
+        };
+        let paths =
+            |list: &[&str]| PermissionTarget::Paths(list.iter().map(|p| (*p).to_owned()).collect());
+        for name in ["read", "write", "edit", "glob", "grep", "ls"] {
+            assert_eq!(
+                target(name, json!({"path": "src/.env", "pattern": "x"})),
+                paths(&["src/.env"]),
+                "{name}"
+            );
+        }
+        for name in ["glob", "grep", "ls"] {
+            assert_eq!(
+                target(name, json!({"pattern": "x"})),
+                paths(&["."]),
+                "{name}"
+            );
+        }
+        assert_eq!(target("read", json!({})), PermissionTarget::None);
+        assert_eq!(
+            target("bash", json!({"command": "cat .env && ls"})),
+            PermissionTarget::Command("cat .env && ls".into())
+        );
+        assert_eq!(
+            target("bash", json!({"command": 3})),
+            PermissionTarget::None
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use crate::args;
 use crate::blocking::CANCELLED;
 use crate::output::human_size;
-use crate::process::{self, Ending, Run};
+use crate::paths::PathPolicy;
+use crate::process::{self, Ending, Run, RunOptions};
 
 /// The longest timeout a call may ask for: ten minutes.
 const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -35,6 +36,12 @@ redirection), `glob` (not find or ls -R), `grep` (not grep or rg).
 `cd dir && command`, or absolute paths.
 - stdin is closed, so interactive programs fail: pass flags such as `--yes` or `-y`, and avoid \
 editors and pagers (PAGER is `cat`; colours are off).
+- `tty: true` runs the command on a pseudo-terminal, for programs that refuse to run or behave \
+differently without one (`script`, `ssh -t`, some installers); its input still reads as closed.
+- `workdir` runs the command in that directory (inside the workspace) instead of the working \
+directory.
+- Output is shown to the user as it arrives. Environment variables holding API keys, tokens and \
+passwords are removed.
 - `timeout_ms` defaults to the configured shell timeout (2 minutes unless changed) and may be \
 at most 600000 (10 minutes). On timeout the command and every process it started are killed.
 - Background jobs (`command &`) are killed when the command finishes, so do not start servers \
@@ -56,6 +63,10 @@ struct BashArgs {
     command: String,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    #[serde(default)]
+    tty: bool,
+    #[serde(default)]
+    workdir: Option<String>,
     #[serde(default)]
     #[expect(dead_code, reason = "for the user watching; running does not need it")]
     description: Option<String>,
@@ -79,6 +90,16 @@ fn schema() -> Value {
             "description": {
                 "type": "string",
                 "description": "What the command does, in 5-10 words, e.g. `Run the unit tests`."
+            },
+            "tty": {
+                "type": "boolean",
+                "description": "Run on a pseudo-terminal (for programs that need one). Default \
+                    false: pipes."
+            },
+            "workdir": {
+                "type": "string",
+                "description": "Directory to run in, relative to the working directory; it \
+                    must be inside the workspace. Default: the working directory."
             }
         },
         "required": ["command"],
@@ -104,6 +125,13 @@ impl Tool for BashTool {
         match args::str_field(arguments, "command") {
             Some(command) => format!("run {}", args::quoted_excerpt(command, 100)),
             None => "run a shell command".into(),
+        }
+    }
+
+    fn permission_target(&self, arguments: &Value) -> code_mesh_core::PermissionTarget {
+        match args::str_field(arguments, "command") {
+            Some(command) => code_mesh_core::PermissionTarget::Command(command.to_owned()),
+            None => code_mesh_core::PermissionTarget::None,
         }
     }
 
@@ -133,9 +161,24 @@ impl Tool for BashTool {
         if context.cancel.is_cancelled() {
             return Err(ToolError::new(CANCELLED));
         }
+        let cwd = match arguments.workdir.as_deref() {
+            Some(raw) => {
+                let policy = PathPolicy::new(context);
+                let (dir, metadata) = policy.resolve_existing(raw)?;
+                if !metadata.is_dir() {
+                    return Err(args::invalid(
+                        "bash",
+                        format!("`workdir` `{raw}` is a file; give a directory"),
+                        &schema,
+                    ));
+                }
+                dir
+            }
+            None => context.cwd.clone(),
+        };
         let run = Run {
             command: arguments.command,
-            cwd: context.cwd.clone(),
+            cwd,
             timeout: Duration::from_millis(timeout_ms),
             max_output: context
                 .limits
@@ -143,12 +186,21 @@ impl Tool for BashTool {
                 .saturating_sub(TRAILER_RESERVE)
                 .max(MIN_OUTPUT),
         };
-        let outcome = process::run(run, &context.cancel).await.map_err(|error| {
-            ToolError::new(format!(
-                "{error}; the command did not run. Check the working directory and that a \
+        let options = RunOptions {
+            tty: arguments.tty,
+            stream: context.output.clone(),
+        };
+        let outcome = process::run_with(run, options, context, &mut |_| {})
+            .await
+            .map_err(|error| match error {
+                process::RunError::Sandbox(_) | process::RunError::Confine(_) => {
+                    ToolError::new(error.to_string())
+                }
+                _ => ToolError::new(format!(
+                    "{error}; the command did not run. Check the working directory and that a \
                      shell is installed"
-            ))
-        })?;
+                )),
+            })?;
         let mut text = outcome.output.finish(|dropped| {
             format!(
                 "[… {} of output left out here; to see all of it, redirect the output to a \
@@ -160,6 +212,10 @@ impl Tool for BashTool {
             text.push_str("(no output)");
         }
         if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        if let Some(note) = code_mesh_sandbox::denial_note(&context.sandbox, &text) {
+            text.push_str(&note);
             text.push('\n');
         }
         if outcome.pipe_held {

@@ -2,6 +2,7 @@
 
 mod closest;
 mod diff;
+mod matching;
 
 use std::fs;
 use std::io;
@@ -15,12 +16,14 @@ use serde_json::{Value, json};
 
 use crate::args;
 use crate::blocking;
-use crate::files::{check_writable, count_lines, create_parents, looks_binary, write_atomically};
+use crate::editable;
+use crate::files::{count_lines, create_parents};
 use crate::output::{human_size, plural, thousands, truncate_end};
 use crate::paths::PathPolicy;
+use crate::text::{Encoding, LineEndings};
 
-/// Files larger than this are refused: the whole file is held and searched in memory.
-const MAX_EDIT_BYTES: u64 = 10 * 1024 * 1024;
+use matching::Fuzzy;
+pub(crate) use matching::{Fallback, Reindent};
 /// Line numbers listed when old_string occurs several times.
 const MAX_LISTED_MATCHES: usize = 20;
 
@@ -37,9 +40,14 @@ Usage:
 - With an empty old_string and a path that does not exist yet, edit creates the file with \
 new_string as its content.
 - Files with Windows line endings (CRLF) keep them; write old_string and new_string with \
-plain newlines.
-- When old_string is not found, the error shows the most similar text in the file with line \
+plain newlines. UTF-8 files with a byte-order mark and UTF-16 files keep their encoding.
+- When old_string is not in the file exactly, edit tries whole lines ignoring indentation and \
+trailing whitespace (re-indenting new_string to match the file), then a block anchored on \
+old_string's first and last lines; each is used only when it fits exactly one place, and the \
+result says so. Otherwise the error shows the most similar text in the file with line \
 numbers; fix old_string from it (or read the file again) and retry.
+- A file changed by something else (a command, the user) since you last read or wrote it is \
+refused: read it again first.
 - The result is a diff of the change with line numbers.
 - Prefer edit over `write` for existing files, and several small edits over rewriting a file.";
 
@@ -115,6 +123,10 @@ impl Tool for EditTool {
         }
     }
 
+    fn permission_target(&self, arguments: &Value) -> code_mesh_core::PermissionTarget {
+        args::path_target(arguments, None)
+    }
+
     async fn call(&self, arguments: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let schema = schema();
         let arguments: EditArgs = args::parse("edit", arguments, &schema)?;
@@ -148,7 +160,7 @@ fn edit_file(context: &ToolContext, arguments: &EditArgs) -> Result<String, Tool
         Ok(metadata) => metadata,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
             if arguments.old_string.is_empty() {
-                return create(&display, &path, &arguments.new_string);
+                return create(context, &display, &path, &arguments.new_string);
             }
             let mut error = policy.not_found(&arguments.path, &path);
             error.message.push_str(
@@ -162,40 +174,10 @@ fn edit_file(context: &ToolContext, arguments: &EditArgs) -> Result<String, Tool
             )));
         }
     };
-    check_writable(&display, &metadata)?;
-    if metadata.len() > MAX_EDIT_BYTES {
-        return Err(ToolError::new(format!(
-            "`{display}` is {}; edit changes files up to {}; use bash (e.g. `sed -i`) for \
-             larger files",
-            human_size(metadata.len()),
-            human_size(MAX_EDIT_BYTES)
-        )));
-    }
-    let bytes = fs::read(&path)
-        .map_err(|error| ToolError::new(format!("cannot read `{display}`: {error}")))?;
-    if looks_binary(&bytes) {
-        return Err(ToolError::new(format!(
-            "`{display}` is a binary file ({}); edit changes text files only",
-            human_size(bytes.len() as u64)
-        )));
-    }
-    let text = String::from_utf8(bytes).map_err(|error| {
-        let at = error.utf8_error().valid_up_to();
-        let line = count_lines(&String::from_utf8_lossy(&error.as_bytes()[..at])).max(1);
-        ToolError::new(format!(
-            "`{display}` is not valid UTF-8 (invalid bytes on line {}); edit only changes \
-             UTF-8 text; use bash (e.g. `sed -i`) to change it",
-            thousands(line)
-        ))
-    })?;
+    let file = editable::load(context, &path, &display, &metadata)?;
     if arguments.old_string.is_empty() {
-        if text.is_empty() {
-            write_atomically(
-                &display,
-                &path,
-                arguments.new_string.as_bytes(),
-                Some(metadata.permissions()),
-            )?;
+        if file.text.is_empty() {
+            file.save(context, &arguments.new_string)?;
             return Ok(format!(
                 "wrote `{display}`, which was empty ({})",
                 describe_size(&arguments.new_string)
@@ -207,37 +189,51 @@ fn edit_file(context: &ToolContext, arguments: &EditArgs) -> Result<String, Tool
              the new text in new_string; to replace the whole file, use `write`"
         )));
     }
-    let change = replace(&text, arguments)
-        .map_err(|problem| ToolError::new(problem.message(&display, arguments)))?;
-    write_atomically(
-        &display,
-        &path,
-        change.written.as_bytes(),
-        Some(metadata.permissions()),
-    )?;
+    let change = replace(
+        &file.text,
+        &arguments.old_string,
+        &arguments.new_string,
+        arguments.replace_all.unwrap_or(false),
+    )
+    .map_err(|problem| ToolError::new(problem.message(&display, &arguments.old_string)))?;
+    file.save(context, &change.written)?;
     let count = change.matches.len();
     let mut out = format!(
         "edited `{display}`: replaced {}{}\n",
         plural(count as u64, "occurrence", "occurrences"),
-        if change.crlf {
-            " (CRLF line endings kept)"
-        } else {
-            ""
-        }
+        kept_notes(change.crlf, file.encoding)
     );
-    out.push_str(&diff::snippet(
-        &change.before,
-        &change.after,
-        &change.matches,
-        change.old_len,
-        change.new_len,
-    ));
+    if let Some(fallback) = &change.fallback {
+        out.push_str(&format!("[{}]\n", fallback.describe()));
+    }
+    out.push_str(&change.diff());
     Ok(out)
 }
 
-fn create(display: &str, path: &Path, content: &str) -> Result<String, ToolError> {
+/// " (CRLF line endings kept, UTF-16 LE encoding kept)", or nothing for plain UTF-8 with LF.
+pub(crate) fn kept_notes(crlf: bool, encoding: Encoding) -> String {
+    let mut notes = Vec::new();
+    if crlf {
+        notes.push("CRLF line endings kept");
+    }
+    if encoding != Encoding::Utf8 {
+        notes.push(encoding.kept_note());
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join(", "))
+    }
+}
+
+fn create(
+    context: &ToolContext,
+    display: &str,
+    path: &Path,
+    content: &str,
+) -> Result<String, ToolError> {
     create_parents(display, path)?;
-    write_atomically(display, path, content.as_bytes(), None)?;
+    editable::save_new(context, display, path, content, Encoding::Utf8, None)?;
     Ok(format!("created `{display}` ({})", describe_size(content)))
 }
 
@@ -251,68 +247,111 @@ fn describe_size(content: &str) -> String {
 
 /// A replacement ready to write, and what the diff needs.
 #[derive(Debug)]
-struct Change {
+pub(crate) struct Change {
     /// The text searched and its result, in the line endings matching was done with.
     before: String,
     after: String,
     /// Byte offsets of the replaced occurrences in `before`.
-    matches: Vec<usize>,
+    pub(crate) matches: Vec<usize>,
     old_len: usize,
     new_len: usize,
     /// What goes to disk: `after` with the file's line endings.
-    written: String,
-    crlf: bool,
+    pub(crate) written: String,
+    pub(crate) crlf: bool,
+    /// The fallback that found old_string, when it was not in the file exactly.
+    pub(crate) fallback: Option<Fallback>,
+}
+
+impl Change {
+    /// The numbered diff of the change.
+    pub(crate) fn diff(&self) -> String {
+        diff::snippet(
+            &self.before,
+            &self.after,
+            &self.matches,
+            self.old_len,
+            self.new_len,
+        )
+    }
 }
 
 /// Why nothing was replaced.
 #[derive(Debug)]
-enum Problem {
-    NotFound { text: String },
-    Several { text: String, matches: Vec<usize> },
+pub(crate) enum Problem {
+    NotFound {
+        text: String,
+    },
+    Several {
+        text: String,
+        matches: Vec<usize>,
+    },
+    /// Not found exactly; ignoring whitespace it fits these (0-based) lines.
+    SeveralIgnoringWhitespace {
+        lines: Vec<usize>,
+    },
+}
+
+fn listed_lines(lines: impl Iterator<Item = usize>, total: usize) -> String {
+    let mut listed: Vec<String> = lines
+        .take(MAX_LISTED_MATCHES)
+        .map(|line| thousands(line as u64 + 1))
+        .collect();
+    if total > MAX_LISTED_MATCHES {
+        listed.push("…".into());
+    }
+    listed.join(", ")
 }
 
 impl Problem {
-    fn message(&self, display: &str, arguments: &EditArgs) -> String {
+    /// The error for the model; `old` is the old_string it gave.
+    pub(crate) fn message(&self, display: &str, old: &str) -> String {
         match self {
             Problem::NotFound { text } => {
-                let old = arguments.old_string.replace("\r\n", "\n");
+                let old = old.replace("\r\n", "\n");
                 closest::not_found_message(display, text, &old)
             }
             Problem::Several { text, matches } => {
                 let index = closest::LineIndex::new(text);
-                let mut lines: Vec<String> = matches
-                    .iter()
-                    .take(MAX_LISTED_MATCHES)
-                    .map(|&offset| thousands(index.line_of(offset) as u64 + 1))
-                    .collect();
-                if matches.len() > MAX_LISTED_MATCHES {
-                    lines.push("…".into());
-                }
                 format!(
                     "`old_string` occurs {} times in `{display}` (starting on lines {}); include \
                      more surrounding lines in old_string so it matches exactly one place, or \
                      set replace_all=true to replace every occurrence",
                     matches.len(),
-                    lines.join(", ")
+                    listed_lines(
+                        matches.iter().map(|&offset| index.line_of(offset)),
+                        matches.len()
+                    )
                 )
             }
+            Problem::SeveralIgnoringWhitespace { lines } => format!(
+                "`old_string` was not found exactly in `{display}`, and ignoring indentation and \
+                 trailing whitespace it matches {} places (starting on lines {}); copy the exact \
+                 whitespace from the file and include more surrounding lines so it matches \
+                 exactly one place",
+                lines.len(),
+                listed_lines(lines.iter().copied(), lines.len())
+            ),
         }
     }
 }
 
-/// Finds and replaces old_string in `text`, matching line endings: a CRLF file is searched
-/// with `\n` line ends and written back with CRLF; a file mixing both is searched as it is.
-fn replace(text: &str, arguments: &EditArgs) -> Result<Change, Problem> {
-    let old = arguments.old_string.replace("\r\n", "\n");
-    let new = arguments.new_string.replace("\r\n", "\n");
-    let replace_all = arguments.replace_all.unwrap_or(false);
-    let crlf_count = memchr::memmem::find_iter(text.as_bytes(), b"\r\n").count();
-    let lf_count = memchr::memchr_iter(b'\n', text.as_bytes()).count();
-    let all_crlf = crlf_count > 0 && crlf_count == lf_count;
+/// Finds and replaces `old` in `text`, matching line endings: a CRLF file is searched with
+/// `\n` line ends and written back with CRLF; a file mixing both is searched as it is. When
+/// `old` is not there exactly, the fallbacks of [`matching::locate`] may find one place.
+pub(crate) fn replace(
+    text: &str,
+    old: &str,
+    new: &str,
+    replace_all: bool,
+) -> Result<Change, Problem> {
+    let old = old.replace("\r\n", "\n");
+    let new = new.replace("\r\n", "\n");
+    let endings = LineEndings::of(text);
+    let all_crlf = endings == LineEndings::Crlf;
 
     let (before, old, new) = if all_crlf {
         (text.replace("\r\n", "\n"), old, new)
-    } else if crlf_count > 0 && !text.contains(&old) && old.contains('\n') {
+    } else if endings == LineEndings::Mixed && !text.contains(&old) && old.contains('\n') {
         // Mixed endings: try the lines as CRLF.
         (
             text.to_string(),
@@ -323,8 +362,41 @@ fn replace(text: &str, arguments: &EditArgs) -> Result<Change, Problem> {
         (text.to_string(), old, new)
     };
     let matches: Vec<usize> = before.match_indices(&old).map(|(at, _)| at).collect();
+    let with_endings = |after: &str| {
+        if all_crlf {
+            after.replace('\n', "\r\n")
+        } else {
+            after.to_string()
+        }
+    };
     match matches.len() {
-        0 => return Err(Problem::NotFound { text: before }),
+        0 => {
+            // Mixed files are searched loosely with plain `\n` lines (trimming drops the `\r`).
+            let plain_old = old.replace("\r\n", "\n");
+            let plain_new = new.replace("\r\n", "\n");
+            return match matching::locate(&before, &plain_old, &plain_new) {
+                Fuzzy::One(located) => {
+                    let after = format!(
+                        "{}{}{}",
+                        &before[..located.start],
+                        located.new,
+                        &before[located.end..]
+                    );
+                    Ok(Change {
+                        old_len: located.end - located.start,
+                        new_len: located.new.len(),
+                        written: with_endings(&after),
+                        before,
+                        after,
+                        matches: vec![located.start],
+                        crlf: all_crlf,
+                        fallback: Some(located.fallback),
+                    })
+                }
+                Fuzzy::Several(lines) => Err(Problem::SeveralIgnoringWhitespace { lines }),
+                Fuzzy::None => Err(Problem::NotFound { text: before }),
+            };
+        }
         1 => {}
         _ if replace_all => {}
         _ => {
@@ -339,19 +411,15 @@ fn replace(text: &str, arguments: &EditArgs) -> Result<Change, Problem> {
     } else {
         before.replacen(&old, &new, 1)
     };
-    let written = if all_crlf {
-        after.replace('\n', "\r\n")
-    } else {
-        after.clone()
-    };
     Ok(Change {
         old_len: old.len(),
         new_len: new.len(),
+        written: with_endings(&after),
         before,
         after,
         matches,
-        written,
         crlf: all_crlf,
+        fallback: None,
     })
 }
 
@@ -359,19 +427,10 @@ fn replace(text: &str, arguments: &EditArgs) -> Result<Change, Problem> {
 mod tests {
     use super::*;
 
-    fn arguments(old: &str, new: &str, all: bool) -> EditArgs {
-        EditArgs {
-            path: "f".into(),
-            old_string: old.into(),
-            new_string: new.into(),
-            replace_all: Some(all),
-        }
-    }
-
     #[test]
     fn crlf_files_are_matched_with_lf_and_written_with_crlf() {
         let text = "fn a() {\r\n    1\r\n}\r\n";
-        let change = replace(text, &arguments("    1\n}", "    2\n    3\n}", false)).unwrap();
+        let change = replace(text, "    1\n}", "    2\n    3\n}", false).unwrap();
         assert_eq!(change.written, "fn a() {\r\n    2\r\n    3\r\n}\r\n");
         assert!(change.crlf);
     }
@@ -379,22 +438,22 @@ mod tests {
     #[test]
     fn mixed_endings_are_matched_as_written() {
         let text = "a\r\nb\r\nc\nd\n";
-        let change = replace(text, &arguments("a\nb", "x\ny", false)).unwrap();
+        let change = replace(text, "a\nb", "x\ny", false).unwrap();
         assert_eq!(change.written, "x\r\ny\r\nc\nd\n");
-        let change = replace(text, &arguments("c\nd", "z", false)).unwrap();
+        let change = replace(text, "c\nd", "z", false).unwrap();
         assert_eq!(change.written, "a\r\nb\r\nz\n");
     }
 
     #[test]
     fn several_matches_need_replace_all() {
         let text = "x = 1\ny = 2\nx = 1\n";
-        let problem = replace(text, &arguments("x = 1", "x = 3", false)).unwrap_err();
-        let message = problem.message("f", &arguments("x = 1", "x = 3", false));
+        let problem = replace(text, "x = 1", "x = 3", false).unwrap_err();
+        let message = problem.message("f", "x = 1");
         assert!(
             message.contains("occurs 2 times in `f` (starting on lines 1, 3)"),
             "{message}"
         );
-        let change = replace(text, &arguments("x = 1", "x = 3", true)).unwrap();
+        let change = replace(text, "x = 1", "x = 3", true).unwrap();
         assert_eq!(change.written, "x = 3\ny = 2\nx = 3\n");
         assert_eq!(change.matches, [0, 12]);
     }

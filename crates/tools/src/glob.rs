@@ -90,6 +90,11 @@ impl Tool for GlobTool {
         }
     }
 
+    fn permission_target(&self, arguments: &Value) -> code_mesh_core::PermissionTarget {
+        // The directory searched; the working directory when none is given.
+        args::path_target(arguments, Some("."))
+    }
+
     async fn call(&self, arguments: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let schema = schema();
         let arguments: GlobArgs = args::parse("glob", arguments, &schema)?;

@@ -84,6 +84,11 @@ impl Tool for LsTool {
         format!("list {}", args::str_field(arguments, "path").unwrap_or("."))
     }
 
+    fn permission_target(&self, arguments: &Value) -> code_mesh_core::PermissionTarget {
+        // The directory searched; the working directory when none is given.
+        args::path_target(arguments, Some("."))
+    }
+
     async fn call(&self, arguments: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let arguments: LsArgs = args::parse("ls", arguments, &schema())?;
         let ignore = ignore_set(arguments.ignore.as_deref().unwrap_or_default())?;

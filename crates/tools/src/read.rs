@@ -12,9 +12,12 @@ use serde_json::{Value, json};
 
 use crate::args;
 use crate::blocking::{self, CANCELLED};
+use crate::editable::MAX_EDIT_BYTES;
 use crate::files::{BINARY_PROBE_BYTES, looks_binary};
 use crate::output::{human_size, thousands};
 use crate::paths::PathPolicy;
+use crate::stamps;
+use crate::text::{self, Encoding};
 
 /// Lines shown when the call gives no `limit`.
 const DEFAULT_LIMIT: u64 = 2000;
@@ -116,6 +119,10 @@ impl Tool for ReadTool {
         }
     }
 
+    fn permission_target(&self, arguments: &Value) -> code_mesh_core::PermissionTarget {
+        args::path_target(arguments, None)
+    }
+
     async fn call(&self, arguments: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let schema = schema();
         let arguments: ReadArgs = args::parse("read", arguments, &schema)?;
@@ -174,6 +181,8 @@ fn read_file(
     }
     let size = metadata.len();
     if size == 0 {
+        let stamp = stamps::stamp(&metadata, Some(stamps::content_hash(b"")));
+        context.files.record(&path, stamp);
         return Ok(format!("`{display}` is empty (0 bytes)."));
     }
     let open_error = |error: io::Error| ToolError::new(format!("cannot read `{display}`: {error}"));
@@ -183,6 +192,10 @@ fn read_file(
         .take(BINARY_PROBE_BYTES as u64)
         .read_to_end(&mut probe)
         .map_err(open_error)?;
+    if Encoding::sniff(&probe).is_utf16() {
+        drop(file);
+        return read_utf16(context, &path, &display, &metadata, request, cancel);
+    }
     if looks_binary(&probe) {
         return Err(ToolError::new(format!(
             "`{display}` is a binary file ({}); read shows text files only; use bash with \
@@ -190,9 +203,70 @@ fn read_file(
             human_size(size)
         )));
     }
-    let reader = BufReader::with_capacity(READ_BUFFER_BYTES, io::Cursor::new(probe).chain(file));
-    let scan = scan_lines(reader, request, cancel).map_err(open_error)?;
-    render(&display, size, request, scan)
+    let mut reader = BufReader::with_capacity(
+        READ_BUFFER_BYTES,
+        Hashing {
+            inner: io::Cursor::new(probe).chain(file),
+            hasher: stamps::Hasher::default(),
+            bytes: 0,
+        },
+    );
+    let scan = scan_lines(&mut reader, request, cancel).map_err(open_error)?;
+    // The hash stands for the file only when every byte of it went through the reader.
+    let hashed = reader.get_ref();
+    let hash = (scan.total_lines.is_some() && hashed.bytes == size).then(|| hashed.hasher.finish());
+    let out = render(&display, size, request, scan)?;
+    context.files.record(&path, stamps::stamp(&metadata, hash));
+    Ok(out)
+}
+
+/// A UTF-16 file with a byte-order mark: decoded whole, then shown like any other.
+fn read_utf16(
+    context: &ToolContext,
+    path: &std::path::Path,
+    display: &str,
+    metadata: &std::fs::Metadata,
+    request: &Request,
+    cancel: &CancellationToken,
+) -> Result<String, ToolError> {
+    if metadata.len() > MAX_EDIT_BYTES {
+        return Err(ToolError::new(format!(
+            "`{display}` is UTF-16 text of {}; read decodes UTF-16 files up to {}; use bash \
+             (e.g. `iconv -f UTF-16 -t UTF-8 {display} | sed -n '1,200p'`)",
+            human_size(metadata.len()),
+            human_size(MAX_EDIT_BYTES)
+        )));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|error| ToolError::new(format!("cannot read `{display}`: {error}")))?;
+    let decoded = text::decode(display, &bytes)?;
+    let scan = scan_lines(io::Cursor::new(decoded.text.as_bytes()), request, cancel)
+        .map_err(|error| ToolError::new(format!("cannot read `{display}`: {error}")))?;
+    let mut out = render(display, metadata.len(), request, scan)?;
+    out.push_str(&format!(
+        "\n[`{display}` is {} text, shown decoded; edit, multiedit and apply_patch keep its \
+         encoding]\n",
+        decoded.encoding.name()
+    ));
+    let hash = (bytes.len() as u64 == metadata.len()).then(|| stamps::content_hash(&bytes));
+    context.files.record(path, stamps::stamp(metadata, hash));
+    Ok(out)
+}
+
+/// A reader that hashes what passes through it, so a whole read also stamps the content.
+struct Hashing<R> {
+    inner: R,
+    hasher: stamps::Hasher,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..count]);
+        self.bytes += count as u64;
+        Ok(count)
+    }
 }
 
 /// Why the scan stopped.

@@ -14,6 +14,7 @@ use crate::blocking;
 use crate::files::{check_writable, count_lines, create_parents, write_atomically};
 use crate::output::{human_size, plural, thousands};
 use crate::paths::PathPolicy;
+use crate::stamps;
 
 const DESCRIPTION: &str = "\
 Writes a file: creates it, or replaces its whole content if it exists.
@@ -82,6 +83,10 @@ impl Tool for WriteTool {
         }
     }
 
+    fn permission_target(&self, arguments: &Value) -> code_mesh_core::PermissionTarget {
+        args::path_target(arguments, None)
+    }
+
     async fn call(&self, arguments: Value, context: &ToolContext) -> Result<ToolOutput, ToolError> {
         let arguments: WriteArgs = args::parse("write", arguments, &schema())?;
         let owned = context.clone();
@@ -117,11 +122,13 @@ fn write_file(context: &ToolContext, arguments: &WriteArgs) -> Result<String, To
         Some(metadata) => {
             let before = metadata.len();
             if before == content.len() as u64 && fs::read(&path).is_ok_and(|old| old == content) {
+                stamps::record_contents(context, &path, content);
                 return Ok(format!(
                     "`{display}` already has exactly this content ({size}); nothing was written"
                 ));
             }
             write_atomically(&display, &path, content, Some(metadata.permissions()))?;
+            stamps::record_contents(context, &path, content);
             Ok(format!(
                 "overwrote `{display}` ({size}; it had {} bytes before)",
                 thousands(before)
@@ -130,6 +137,7 @@ fn write_file(context: &ToolContext, arguments: &WriteArgs) -> Result<String, To
         None => {
             create_parents(&display, &path)?;
             write_atomically(&display, &path, content, None)?;
+            stamps::record_contents(context, &path, content);
             Ok(format!("created `{display}` ({size})"))
         }
     }

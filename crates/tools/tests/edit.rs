@@ -83,8 +83,8 @@ async fn a_whitespace_only_difference_is_named() {
             "edit",
             json!({
                 "path": "src/main.rs",
-                "old_string": "fn main() {\n\tlet total = add(1, 2);",
-                "new_string": "fn main() {\n\tlet total = add(2, 2);",
+                "old_string": "fn main() {\n    let total = add(1,2);",
+                "new_string": "fn main() {\n    let total = add(2, 2);",
             }),
         )
         .await;
@@ -92,6 +92,7 @@ async fn a_whitespace_only_difference_is_named() {
         error.contains("The only difference from lines 3-4 is whitespace or indentation"),
         "{error}"
     );
+    assert_eq!(workspace.read("src/main.rs"), SOURCE);
 }
 
 #[tokio::test]
@@ -189,7 +190,7 @@ async fn identical_strings_binary_and_non_utf8_files_are_refused() {
         )
         .await;
     assert!(
-        error.contains("is not valid UTF-8 (invalid bytes on line 2)"),
+        error.contains("is not UTF-8 (the first invalid byte is on line 2"),
         "{error}"
     );
     let error = workspace
@@ -214,7 +215,100 @@ async fn files_over_ten_mebibytes_are_refused() {
         )
         .await;
     assert!(
-        error.contains("`big.txt` is 11.0 MiB; edit changes files up to 10.0 MiB"),
+        error.contains("`big.txt` is 11.0 MiB; the editing tools change files up to 10.0 MiB"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn indentation_differences_fall_back_and_keep_the_files_indentation() {
+    let workspace = Workspace::new();
+    workspace.write("main.go", "func main() {\n\tif ok {\n\t\trun()\n\t}\n}\n");
+    let text = workspace
+        .ok(
+            "edit",
+            json!({
+                "path": "main.go",
+                "old_string": "    if ok {\n        run()\n    }",
+                "new_string": "    if ok {\n        run()\n        done()\n    }",
+            }),
+        )
+        .await;
+    assert!(
+        text.contains(
+            "[old_string was not found exactly; it matched one place when ignoring indentation \
+             and trailing whitespace; new_string was re-indented to the file's indentation]"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        workspace.read("main.go"),
+        "func main() {\n\tif ok {\n\t\trun()\n\t\tdone()\n\t}\n}\n"
+    );
+}
+
+#[tokio::test]
+async fn trailing_whitespace_in_the_file_does_not_block_a_match() {
+    let workspace = Workspace::new();
+    workspace.write("notes.md", "# Title   \nbody \n");
+    let text = workspace
+        .ok(
+            "edit",
+            json!({"path": "notes.md", "old_string": "# Title\nbody\n", "new_string": "# New\nbody\n"}),
+        )
+        .await;
+    assert!(
+        text.contains("ignoring indentation and trailing whitespace]"),
+        "{text}"
+    );
+    assert!(!text.contains("re-indented"), "{text}");
+    assert_eq!(workspace.read("notes.md"), "# New\nbody\n");
+}
+
+#[tokio::test]
+async fn a_block_is_anchored_on_its_first_and_last_lines() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "calc.py",
+        "def total(items):\n    result = 0\n    for item in items:\n        result += item.price\n    return result\n\ndef other():\n    pass\n",
+    );
+    let text = workspace
+        .ok(
+            "edit",
+            json!({
+                "path": "calc.py",
+                "old_string": "def total(items):\n    result = 0\n    for item in items:\n        result += item.cost\n    return result",
+                "new_string": "def total(items):\n    return sum(item.price for item in items)",
+            }),
+        )
+        .await;
+    assert!(
+        text.contains("matched one place by its first and last lines"),
+        "{text}"
+    );
+    assert_eq!(
+        workspace.read("calc.py"),
+        "def total(items):\n    return sum(item.price for item in items)\n\ndef other():\n    pass\n"
+    );
+}
+
+#[tokio::test]
+async fn a_fallback_that_fits_several_places_is_refused() {
+    let workspace = Workspace::new();
+    let text = "if a {\n\tx += 1\n}\nif b {\n\tx += 1\n}\n";
+    workspace.write("twice.go", text);
+    let error = workspace
+        .err(
+            "edit",
+            json!({"path": "twice.go", "old_string": "    x += 1\n}", "new_string": "    x += 2\n}"}),
+        )
+        .await;
+    assert!(
+        error.starts_with(
+            "`old_string` was not found exactly in `twice.go`, and ignoring indentation and \
+             trailing whitespace it matches 2 places (starting on lines 2, 5)"
+        ),
+        "{error}"
+    );
+    assert_eq!(workspace.read("twice.go"), text);
 }

@@ -15,8 +15,15 @@ impl Project {
         for dir in ["project", "home", "code-mesh-home", "outside"] {
             std::fs::create_dir_all(root.path().join(dir)).unwrap();
         }
-        // Mark the project as a repository root, so the workspace is exactly this folder.
-        std::fs::create_dir_all(root.path().join("project/.git")).unwrap();
+        // A real (empty) repository: the workspace is exactly this folder, and turns are
+        // snapshotted for `code-mesh undo` as in a user's project.
+        let init = Command::new("git")
+            .args(["init", "--quiet"])
+            .current_dir(root.path().join("project"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap();
+        assert!(init.success(), "git init failed");
         Project { root }
     }
 

@@ -2,13 +2,18 @@
 //! 127.0.0.1, in temporary projects with their own `CODE_MESH_HOME`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adversarial;
 mod anthropic;
 mod auth;
 mod bad_input;
 mod cancel;
 mod cli_output;
+mod file_tools;
 mod gemini_ollama;
 mod harness;
+mod permissions;
+mod project_tools;
 mod reliability;
 mod responses;
 mod task;
+mod undo;

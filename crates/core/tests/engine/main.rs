@@ -2,5 +2,6 @@
 //! the in-memory store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod permissions;
 mod support;
 mod turn_loop;

@@ -200,6 +200,7 @@ pub fn config(provider: Arc<ScriptedProvider>, auto_approve: bool) -> SessionCon
         instructions: Vec::new(),
         sandbox: Default::default(),
         hooks: Vec::new(),
+        permissions: Default::default(),
     }
 }
 

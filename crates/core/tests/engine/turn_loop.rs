@@ -50,7 +50,9 @@ async fn tool_results_are_fed_back_until_the_model_stops() {
             "text_delta",
             "message_added",
             "tool_call_started",
+            "permission_decided",
             "tool_call_started",
+            "permission_decided",
             "tool_call_finished",
             "tool_call_finished",
             "message_added",
@@ -128,7 +130,15 @@ async fn writes_run_alone_in_the_models_order() {
     assert_eq!(*log.lock().unwrap(), ["first", "second", "third"]);
     let auto: Vec<_> = events
         .iter()
-        .filter(|e| matches!(e.kind, EventKind::PermissionDecided { .. }))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::PermissionDecided {
+                    source: code_mesh_protocol::PermissionSource::AutoApprove,
+                    ..
+                }
+            )
+        })
         .collect();
     assert_eq!(auto.len(), 3, "each write's auto-approval is recorded");
 }

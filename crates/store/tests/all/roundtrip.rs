@@ -126,6 +126,7 @@ async fn a_session_reads_back_exactly_as_appended_after_reopening() {
             call_id: "call_1".to_owned(),
             decision: PermissionDecision::AllowOnce,
             source: PermissionSource::AutoApprove,
+            rule: None,
         },
         EventKind::ToolCallFinished {
             call_id: "call_1".to_owned(),

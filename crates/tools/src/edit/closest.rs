@@ -219,7 +219,7 @@ fn anchored_starts(file: &[&str], old: &[&str], last_start: usize) -> Vec<usize>
 }
 
 /// 1.0 for lines equal but for surrounding whitespace, else normalised edit similarity.
-fn line_similarity(a: &str, b: &str) -> f64 {
+pub(crate) fn line_similarity(a: &str, b: &str) -> f64 {
     let (a, b) = (a.trim(), b.trim());
     if a == b {
         return 1.0;
