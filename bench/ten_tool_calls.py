@@ -3,7 +3,8 @@
 `echo` calls through the shell tool and then gives a final answer. Prints wall time, CPU time
 and peak RSS of the `code-mesh` process (median and range over N runs), plus `--version` timing.
 
-Usage: bench/ten_tool_calls.py [N]   (builds the release binaries first)
+Usage: bench/ten_tool_calls.py [N [RUN-OPTIONS...]]   (builds the release binaries first)
+e.g.   bench/ten_tool_calls.py 20 --sandbox off
 """
 import os
 import statistics
@@ -14,6 +15,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+# Extra `code-mesh run` options, e.g. `--sandbox off` to measure without confinement.
+EXTRA_ARGS = sys.argv[2:]
 
 
 def build():
@@ -62,7 +65,7 @@ def main():
         env = {"PATH": os.environ["PATH"], "HOME": work, "CODE_MESH_HOME": home,
                "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "bench"}
         wall, cpu, peak, code = measure(
-            [code_mesh, "run", "--yes", "-m", "openai/bench-model", "run ten echoes"],
+            [code_mesh, "run", "--yes", "-m", "openai/bench-model", *EXTRA_ARGS, "run ten echoes"],
             env, project)
         server.wait(timeout=10)
         if code != 0 or server.returncode != 0:
