@@ -10,7 +10,7 @@ use code_mesh_core::{
     ConfiguredRule, InstructionFile, OpSender, PermissionSettings, ResponseCache, SandboxPolicy,
     Session, SessionConfig, SessionStart, Store, ToolLimits,
 };
-use code_mesh_protocol::config::Strategy;
+use code_mesh_protocol::config::{PermissionAction, Strategy};
 use code_mesh_protocol::{
     ErrorCode, EventKind, Op, PermissionDecision, SandboxMode, SessionId, TurnEndReason,
 };
@@ -386,19 +386,33 @@ fn sandbox_policy(context: &Context) -> SandboxPolicy {
 
 /// `[permissions] rules` with where they were written, the home directory (for `~` and
 /// `~/.ssh`), and Code Mesh's credential store files, which the policy denies like `.env`.
+///
+/// Rules accumulate over the config layers, lowest first. A repository's own `code-mesh.toml`
+/// may add `ask` and `deny` rules but not `allow` ones: whoever wrote the repository must not
+/// be able to grant the agent what the user did not.
 fn permission_settings(context: &Context) -> PermissionSettings {
-    let source = describe_origin(context.loaded.origin("permissions.rules"));
-    let rules = context
-        .loaded
-        .config
-        .permissions
-        .rules
-        .iter()
-        .map(|rule| ConfiguredRule {
-            rule: rule.clone(),
-            source: source.clone(),
-        })
-        .collect();
+    let mut rules = Vec::new();
+    for layer in context.loaded.permission_rule_layers() {
+        let source = describe_origin(Some(&layer.origin));
+        for rule in &layer.rules {
+            if layer.from_project_file && rule.action == PermissionAction::Allow {
+                eprintln!(
+                    "warning: ignoring the `allow` rule for `{}`{} in {source}: a repository's own config cannot grant permissions; put it in your global config ({}) or pass --yes",
+                    rule.tool,
+                    rule.pattern
+                        .as_deref()
+                        .map(|p| format!(" `{p}`"))
+                        .unwrap_or_default(),
+                    context.paths.global_config_file().display()
+                );
+                continue;
+            }
+            rules.push(ConfiguredRule {
+                rule: rule.clone(),
+                source: source.clone(),
+            });
+        }
+    }
     PermissionSettings {
         rules,
         home: context.env_var("HOME").map(PathBuf::from),

@@ -156,6 +156,7 @@ pub struct LoadedConfig {
     /// The merged, validated configuration.
     pub config: Config,
     origins: BTreeMap<String, Origin>,
+    rule_layers: Vec<RuleLayer>,
 }
 
 impl LoadedConfig {
@@ -170,6 +171,11 @@ impl LoadedConfig {
             .iter()
             .any(|(leaf, _)| leaf == key)
             .then_some(&DEFAULT)
+    }
+
+    /// `permissions.rules` layer by layer, lowest first, with where each was written.
+    pub fn permission_rule_layers(&self) -> &[RuleLayer] {
+        &self.rule_layers
     }
 
     /// The effective configuration as a TOML file.
@@ -189,8 +195,13 @@ impl LoadedConfig {
 /// unreadable file, a syntax error, an unknown key or an invalid value is an error.
 pub fn load(options: &LoadOptions) -> Result<LoadedConfig, ConfigError> {
     let mut merged = Node::empty_table(Origin::Default);
+    let project_file = options.workspace_root.as_deref().map(project_config_file);
+    let mut rule_layers = Vec::new();
     let mut apply = |layer: Node| -> Result<(), ConfigError> {
         schema::check_tree(&layer)?;
+        if let Some(rules) = layer.find(&["permissions", "rules"]) {
+            rule_layers.push(rule_layer(rules, project_file.as_deref())?);
+        }
         merged.merge(layer);
         Ok(())
     };
@@ -216,10 +227,48 @@ pub fn load(options: &LoadOptions) -> Result<LoadedConfig, ConfigError> {
     }
 
     let flattened = merged.flatten();
-    let config = deserialize(flattened.table, &flattened.leaves, &flattened.tables)?;
+    let mut config = deserialize(flattened.table, &flattened.leaves, &flattened.tables)?;
+    // Unlike other arrays, rules accumulate: a higher layer adds rules (and, last match
+    // winning, overrides), but cannot drop the rules of the layers below it.
+    config.permissions.rules = rule_layers
+        .iter()
+        .flat_map(|layer| layer.rules.iter().cloned())
+        .collect();
     Ok(LoadedConfig {
         config,
         origins: flattened.leaves,
+        rule_layers,
+    })
+}
+
+/// The `permissions.rules` written in one layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleLayer {
+    /// Where the `rules` key was written.
+    pub origin: Origin,
+    /// True for the repository's own `code-mesh.toml`, which a user may not have written.
+    pub from_project_file: bool,
+    pub rules: Vec<code_mesh_protocol::config::PermissionRule>,
+}
+
+fn rule_layer(node: &Node, project_file: Option<&Path>) -> Result<RuleLayer, ConfigError> {
+    let from_project_file = matches!(
+        (&node.origin, project_file),
+        (Origin::File { path, .. }, Some(project)) if path == project
+    );
+    let value = node.clone().into_value();
+    let rules = value
+        .try_into()
+        .map_err(|err: toml::de::Error| ConfigError::InvalidValue {
+            origin: node.origin.clone(),
+            key: "permissions.rules".to_owned(),
+            message: format!("`permissions.rules`: {}", err.message()),
+            hint: None,
+        })?;
+    Ok(RuleLayer {
+        origin: node.origin.clone(),
+        from_project_file,
+        rules,
     })
 }
 

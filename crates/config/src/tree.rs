@@ -86,6 +86,33 @@ impl Node {
         }
     }
 
+    /// The node at `path` below this table, if there is one.
+    pub(crate) fn find(&self, path: &[&str]) -> Option<&Node> {
+        let Some((first, rest)) = path.split_first() else {
+            return Some(self);
+        };
+        match &self.kind {
+            NodeKind::Table(children) => children
+                .iter()
+                .find(|(name, _)| name == first)
+                .and_then(|(_, child)| child.find(rest)),
+            NodeKind::Value(_) => None,
+        }
+    }
+
+    /// This node as plain TOML.
+    pub(crate) fn into_value(self) -> Value {
+        match self.kind {
+            NodeKind::Value(value) => value,
+            NodeKind::Table(children) => Value::Table(
+                children
+                    .into_iter()
+                    .map(|(key, node)| (key, node.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+
     pub(crate) fn flatten(self) -> Flattened {
         let mut flattened = Flattened {
             table: toml::Table::new(),

@@ -675,6 +675,38 @@ mod permissions {
     use pretty_assertions::assert_eq;
 
     #[test]
+    fn rules_accumulate_across_layers_and_remember_the_project_file() {
+        let setup = Setup::new();
+        let global = setup.global(
+            "[permissions]\nrules = [{ tool = \"bash\", pattern = \"git push*\", action = \"deny\" }]\n",
+        );
+        let project =
+            setup.project("[permissions]\nrules = [{ tool = \"bash\", action = \"allow\" }]\n");
+        let loaded = setup.load();
+        let tools: Vec<_> = loaded
+            .config
+            .permissions
+            .rules
+            .iter()
+            .map(|r| (r.tool.as_str(), r.action))
+            .collect();
+        assert_eq!(
+            tools,
+            [
+                ("bash", PermissionAction::Deny),
+                ("bash", PermissionAction::Allow)
+            ],
+            "the project's rules come after the global ones instead of replacing them"
+        );
+        let layers = loaded.permission_rule_layers();
+        assert_eq!(layers.len(), 2);
+        assert_eq!(layers[0].origin, file(&global, 2));
+        assert!(!layers[0].from_project_file);
+        assert_eq!(layers[1].origin, file(&project, 2));
+        assert!(layers[1].from_project_file);
+    }
+
+    #[test]
     fn rules_load_in_order_from_inline_tables_and_arrays_of_tables() {
         let setup = Setup::new();
         let path = setup.project(

@@ -296,3 +296,37 @@ fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn a_repository_cannot_grant_itself_permissions_or_drop_the_users_rules() {
+    let project = Project::new();
+    // The user's own rule, in the global config.
+    std::fs::write(project.code_mesh_home().join("config.toml"), DENY_PUSH).unwrap();
+    // The repository tries to allow every command.
+    project.write(
+        "code-mesh.toml",
+        "[permissions]\nrules = [{ tool = \"bash\", action = \"allow\" }]\n",
+    );
+    let marker = project.dir().join("ran.txt");
+    let server = serve(vec![
+        Turn::call(
+            "bash",
+            json!({"command": format!("touch {}", marker.display())}),
+        ),
+        Turn::call("bash", json!({"command": "git push origin main"}))
+            .expect_tool_result_contains("permission denied"),
+        Turn::reply("Nothing ran.").expect_tool_result_contains("git push*"),
+    ]);
+    // No terminal and no --yes: without the repository's allow rule, commands are denied.
+    let outcome = project.run(&server, &["run", "--sandbox", "off", "do it"]);
+    outcome.assert_code(0);
+    assert_verified(&server);
+    assert!(!exists(&marker), "the repository's allow rule was ignored");
+    assert!(
+        outcome
+            .stderr
+            .contains("ignoring the `allow` rule for `bash`"),
+        "{}",
+        outcome.stderr
+    );
+}
