@@ -10,7 +10,7 @@ use crate::support::{Workspace, call_with};
 /// A context whose workspace and outside folder are not under `/tmp` (which commands may
 /// write), confined by `mode`.
 fn confined(mode: SandboxMode) -> (TempDir, ToolContext) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tempfile::tempdir_in(outside_writable_roots()).unwrap();
     let root = dir.path().canonicalize().unwrap();
     std::fs::create_dir_all(root.join("workspace")).unwrap();
     std::fs::create_dir_all(root.join("outside")).unwrap();
@@ -96,4 +96,25 @@ async fn a_pseudo_terminal_works_under_the_sandbox() {
     assert!(text.contains("50 200"), "{text}");
     assert!(text.ends_with("exit code: 0"), "{text}");
     assert!(context.workspace.join("made.txt").exists());
+}
+
+/// A base directory for test folders that must be truly outside what a `workspace-write`
+/// sandbox lets commands write: `/tmp` and `/dev/shm` always are writable, so Cargo's target
+/// dir will not do when the checkout itself lives under `/tmp`.
+fn outside_writable_roots() -> std::path::PathBuf {
+    let always_writable = [
+        std::path::Path::new("/tmp"),
+        std::path::Path::new("/dev/shm"),
+    ];
+    let candidates = [
+        Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))),
+        Some(std::path::PathBuf::from("/var/tmp")),
+        std::env::var_os("HOME").map(std::path::PathBuf::from),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|dir| dir.canonicalize().ok())
+        .find(|dir| !always_writable.iter().any(|root| dir.starts_with(root)))
+        .expect("no directory outside /tmp and /dev/shm to test the sandbox in")
 }

@@ -30,7 +30,7 @@ struct Arena {
 
 impl Arena {
     fn new() -> Self {
-        let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let root = tempfile::tempdir_in(outside_writable_roots()).unwrap();
         for dir in [
             "project/.git",
             "home/.ssh",
@@ -452,4 +452,25 @@ fn file_tools_refuse_paths_leading_outside_the_workspace() {
         std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
         OUTSIDE_TEXT
     );
+}
+
+/// A base directory for test folders that must be truly outside what a `workspace-write`
+/// sandbox lets commands write: `/tmp` and `/dev/shm` always are writable, so Cargo's target
+/// dir will not do when the checkout itself lives under `/tmp`.
+fn outside_writable_roots() -> std::path::PathBuf {
+    let always_writable = [
+        std::path::Path::new("/tmp"),
+        std::path::Path::new("/dev/shm"),
+    ];
+    let candidates = [
+        Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))),
+        Some(std::path::PathBuf::from("/var/tmp")),
+        std::env::var_os("HOME").map(std::path::PathBuf::from),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|dir| dir.canonicalize().ok())
+        .find(|dir| !always_writable.iter().any(|root| dir.starts_with(root)))
+        .expect("no directory outside /tmp and /dev/shm to test the sandbox in")
 }
