@@ -38,3 +38,56 @@ pub fn shared_client() -> Result<reqwest::Client, ProviderError> {
             .with_hint("this is a bug or a broken TLS setup; please report it")
         })
 }
+
+/// How a wire presents the API key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyHeader {
+    /// `Authorization: Bearer <key>` (OpenAI and compatible servers, Ollama).
+    Bearer,
+    /// The key as the whole value of this header (`x-api-key`, `x-goog-api-key`).
+    Named(&'static str),
+}
+
+/// The headers every request of a provider carries: the JSON content type, the API key
+/// (marked sensitive, so it never reaches logs) and the configured extra headers (secret-looking
+/// ones marked sensitive too). Checked once, when the provider is built.
+pub(crate) fn request_headers(
+    settings: &crate::ProviderSettings,
+    key_header: KeyHeader,
+) -> Result<reqwest::header::HeaderMap, ProviderError> {
+    use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+    let name = &settings.name;
+    let config_error = |message: String, hint: String| {
+        ProviderError::new(ProviderErrorKind::Config, name, message).with_hint(hint)
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(key) = settings.api_key.as_deref().map(str::trim) {
+        let (header, text) = match key_header {
+            KeyHeader::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
+            KeyHeader::Named(header) => (HeaderName::from_static(header), key.to_owned()),
+        };
+        let mut value = HeaderValue::from_str(&text).map_err(|_| {
+            config_error(
+                format!("the API key of `{name}` contains characters an HTTP header cannot carry"),
+                settings.key_hint(),
+            )
+        })?;
+        value.set_sensitive(true);
+        headers.insert(header, value);
+    }
+    for (header, value) in &settings.headers {
+        let bad_header = || {
+            config_error(
+                format!("the header `{header}` of `{name}` is not a valid HTTP header"),
+                format!("fix or remove it in `providers.{name}.headers`"),
+            )
+        };
+        let header_name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| bad_header())?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| bad_header())?;
+        value.set_sensitive(crate::registry::is_secret_header(header));
+        headers.insert(header_name, value);
+    }
+    Ok(headers)
+}

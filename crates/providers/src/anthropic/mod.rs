@@ -24,7 +24,7 @@ use futures::stream::{self, BoxStream};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use crate::openai_chat::DEFAULT_IDLE_TIMEOUT;
-use crate::registry::{ProviderSettings, is_secret_header};
+use crate::registry::ProviderSettings;
 use crate::sse::SseDecoder;
 use decode::{EventDecoder, decode_message};
 pub use request::DEFAULT_MAX_TOKENS;
@@ -81,37 +81,12 @@ impl AnthropicProvider {
                 )
             })?;
 
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut headers =
+            crate::http::request_headers(&settings, crate::http::KeyHeader::Named("x-api-key"))?;
         headers.insert(
             HeaderName::from_static("anthropic-version"),
             HeaderValue::from_static(ANTHROPIC_VERSION),
         );
-        if let Some(key) = settings.api_key.as_deref().map(str::trim) {
-            let mut value = HeaderValue::from_str(key).map_err(|_| {
-                config_error(
-                    format!(
-                        "the API key of `{name}` contains characters an HTTP header cannot carry"
-                    ),
-                    settings.key_hint(),
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert(HeaderName::from_static("x-api-key"), value);
-        }
-        for (header, value) in &settings.headers {
-            let bad_header = || {
-                config_error(
-                    format!("the header `{header}` of `{name}` is not a valid HTTP header"),
-                    format!("fix or remove it in `providers.{name}.headers`"),
-                )
-            };
-            let header_name =
-                HeaderName::from_bytes(header.as_bytes()).map_err(|_| bad_header())?;
-            let mut value = HeaderValue::from_str(value).map_err(|_| bad_header())?;
-            value.set_sensitive(is_secret_header(header));
-            headers.insert(header_name, value);
-        }
         Ok(AnthropicProvider {
             client: crate::http::shared_client().map_err(|error| ProviderError {
                 provider: name.clone(),

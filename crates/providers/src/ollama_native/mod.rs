@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use code_mesh_core::{ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 
 use crate::body_stream::{self, BodyDecoder, DecodeError, read_body};
 use crate::error::{self, ErrorDetail};
 use crate::openai_chat::DEFAULT_IDLE_TIMEOUT;
-use crate::registry::{ProviderSettings, is_secret_header};
+use crate::registry::ProviderSettings;
 
 pub(crate) use decode::OllamaDecoder;
 
@@ -72,33 +72,7 @@ impl OllamaProvider {
                     ),
                 )
             })?;
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(key) = settings.api_key.as_deref().map(str::trim) {
-            let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                config_error(
-                    format!(
-                        "the API key of `{name}` contains characters an HTTP header cannot carry"
-                    ),
-                    settings.key_hint(),
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
-        for (header, value) in &settings.headers {
-            let bad_header = || {
-                config_error(
-                    format!("the header `{header}` of `{name}` is not a valid HTTP header"),
-                    format!("fix or remove it in `providers.{name}.headers`"),
-                )
-            };
-            let header_name =
-                HeaderName::from_bytes(header.as_bytes()).map_err(|_| bad_header())?;
-            let mut value = HeaderValue::from_str(value).map_err(|_| bad_header())?;
-            value.set_sensitive(is_secret_header(header));
-            headers.insert(header_name, value);
-        }
+        let headers = crate::http::request_headers(&settings, crate::http::KeyHeader::Bearer)?;
         Ok(OllamaProvider {
             client: crate::http::shared_client().map_err(|error| ProviderError {
                 provider: name.clone(),

@@ -16,10 +16,10 @@ use code_mesh_core::{
 };
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
 use crate::error;
-use crate::registry::{ProviderSettings, is_secret_header};
+use crate::registry::ProviderSettings;
 use crate::sse::{SseDecoder, SseEvent};
 use decode::{ChatStreamDecoder, DecodeError, decode_completion};
 use request::MaxTokensField;
@@ -80,33 +80,7 @@ impl OpenAiChatProvider {
                 )
             })?;
 
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(key) = settings.api_key.as_deref().map(str::trim) {
-            let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                config_error(
-                    format!(
-                        "the API key of `{name}` contains characters an HTTP header cannot carry"
-                    ),
-                    settings.key_hint(),
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
-        for (header, value) in &settings.headers {
-            let bad_header = || {
-                config_error(
-                    format!("the header `{header}` of `{name}` is not a valid HTTP header"),
-                    format!("fix or remove it in `providers.{name}.headers`"),
-                )
-            };
-            let header_name =
-                HeaderName::from_bytes(header.as_bytes()).map_err(|_| bad_header())?;
-            let mut value = HeaderValue::from_str(value).map_err(|_| bad_header())?;
-            value.set_sensitive(is_secret_header(header));
-            headers.insert(header_name, value);
-        }
+        let headers = crate::http::request_headers(&settings, crate::http::KeyHeader::Bearer)?;
 
         let max_tokens_field = if endpoint.host_str() == Some("api.openai.com") {
             MaxTokensField::MaxCompletionTokens
