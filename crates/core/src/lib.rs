@@ -42,7 +42,7 @@ pub use instructions::InstructionFile;
 pub use memory_store::MemoryStore;
 pub use permission::{
     CommandPart, ConfiguredRule, PermissionAction, PermissionPolicy, PermissionRule,
-    PermissionSettings, Verdict, split_command,
+    PermissionSettings, Verdict, secret_file_reason, split_command,
 };
 pub use prompt::base_system_prompt;
 pub use provider::{

@@ -59,6 +59,17 @@ impl PathPolicy {
         };
         let resolved = canonicalize_lenient(raw, &joined, 0)?;
         if self.is_reachable(&resolved) {
+            // The permission policy judged the path as written; a link must not turn an
+            // innocent name into a secret.
+            if let Some(why) = code_mesh_core::secret_file_reason(&resolved.to_string_lossy())
+                && code_mesh_core::secret_file_reason(&joined.to_string_lossy()).is_none()
+            {
+                return Err(ToolError::new(format!(
+                    "`{raw}` leads to `{}` through a symbolic link, and {why}; file tools do not \
+                     follow links to secrets",
+                    self.display(&resolved)
+                )));
+            }
             return Ok(resolved);
         }
         Err(self.outside_error(raw, &joined, &resolved))

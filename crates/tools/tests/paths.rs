@@ -169,3 +169,29 @@ async fn a_missing_file_suggests_close_names() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_symlink_with_an_innocent_name_does_not_lead_file_tools_to_a_secret() {
+    let workspace = Workspace::new();
+    fs::write(workspace.path(".env"), "API_TOKEN=hunter2\n").unwrap();
+    symlink(workspace.path(".env"), workspace.path("notes.txt")).unwrap();
+    for (tool, args) in [
+        ("read", json!({"path": "notes.txt"})),
+        ("write", json!({"path": "notes.txt", "content": "x"})),
+        (
+            "edit",
+            json!({"path": "notes.txt", "old_string": "hunter2", "new_string": "x"}),
+        ),
+    ] {
+        let error = workspace.err(tool, args).await;
+        assert!(
+            error.contains("through a symbolic link")
+                && error.contains("`.env` files hold secrets"),
+            "{tool}: {error}"
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(workspace.path(".env")).unwrap(),
+        "API_TOKEN=hunter2\n"
+    );
+}

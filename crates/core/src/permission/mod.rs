@@ -426,22 +426,7 @@ impl PermissionPolicy {
         {
             return Some("Code Mesh's credential store holds secrets");
         }
-        if absolute.split('/').any(|segment| segment == ".ssh") {
-            return Some("`.ssh` directories hold secrets");
-        }
-        let name = absolute.rsplit('/').next().unwrap_or(absolute);
-        if name == ".env"
-            || (name.starts_with(".env.")
-                && !matches!(name, ".env.example" | ".env.sample" | ".env.template"))
-        {
-            return Some("`.env` files hold secrets");
-        }
-        let private_key = name.ends_with(".pem")
-            || name.ends_with(".key")
-            || ["id_rsa", "id_ed25519", "id_ecdsa", "id_dsa"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix));
-        private_key.then_some("private keys are secrets")
+        secret_file_reason(absolute)
     }
 
     /// Whether a command word names a secret path, or is a glob that would match one.
@@ -731,3 +716,25 @@ fn relative_to(path: &str, root: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// Why the file at `absolute` (a `/`-separated path) holds secrets going by its name, if it
+/// does: anything under a `.ssh` directory, `.env` files (not `.env.example` and the like),
+/// private keys. The tools also apply it to where a symbolic link leads.
+pub fn secret_file_reason(absolute: &str) -> Option<&'static str> {
+    if absolute.split('/').any(|segment| segment == ".ssh") {
+        return Some("`.ssh` directories hold secrets");
+    }
+    let name = absolute.rsplit('/').next().unwrap_or(absolute);
+    if name == ".env"
+        || (name.starts_with(".env.")
+            && !matches!(name, ".env.example" | ".env.sample" | ".env.template"))
+    {
+        return Some("`.env` files hold secrets");
+    }
+    let private_key = name.ends_with(".pem")
+        || name.ends_with(".key")
+        || ["id_rsa", "id_ed25519", "id_ecdsa", "id_dsa"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+    private_key.then_some("private keys are secrets")
+}
