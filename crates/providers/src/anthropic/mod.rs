@@ -124,29 +124,6 @@ impl AnthropicProvider {
         self.endpoint.as_str()
     }
 
-    /// Reads at most `limit` bytes of the body, within the idle timeout per chunk.
-    async fn read_body(
-        &self,
-        mut response: reqwest::Response,
-        limit: usize,
-    ) -> Result<Vec<u8>, ProviderError> {
-        let mut body = Vec::new();
-        loop {
-            let chunk = tokio::time::timeout(self.idle_timeout, response.chunk())
-                .await
-                .map_err(|_| crate::error::idle_timeout(&self.settings, self.idle_timeout))?
-                .map_err(|e| crate::error::stream_broken(&self.settings, &e))?;
-            let Some(chunk) = chunk else {
-                return Ok(body);
-            };
-            body.extend_from_slice(&chunk);
-            if body.len() >= limit {
-                body.truncate(limit);
-                return Ok(body);
-            }
-        }
-    }
-
     fn sse_stream(&self, response: reqwest::Response) -> ProviderStream {
         let state = StreamState {
             settings: self.settings.clone(),
@@ -232,10 +209,14 @@ impl Provider for AnthropicProvider {
             crate::retry::note_retry_headers(response.headers());
             let retry_after = header(reqwest::header::RETRY_AFTER.as_str());
             // A body that cannot be read still leaves the status to report.
-            let body = self
-                .read_body(response, MAX_ERROR_BODY)
-                .await
-                .unwrap_or_default();
+            let body = crate::body_stream::read_body(
+                &self.settings,
+                self.idle_timeout,
+                response,
+                MAX_ERROR_BODY,
+            )
+            .await
+            .unwrap_or_default();
             let body = String::from_utf8_lossy(&body);
             return Err(error::http_status(
                 &self.settings,
@@ -254,7 +235,13 @@ impl Provider for AnthropicProvider {
         }
         // JSON, or no content type: a whole message or an error body, else an SSE body
         // whose content type a proxy dropped.
-        let body = self.read_body(response, MAX_MESSAGE_BODY).await?;
+        let body = crate::body_stream::read_body(
+            &self.settings,
+            self.idle_timeout,
+            response,
+            MAX_MESSAGE_BODY,
+        )
+        .await?;
         match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => {
                 let body = String::from_utf8_lossy(&body);

@@ -116,29 +116,6 @@ impl OpenAiChatProvider {
         self.endpoint.as_str()
     }
 
-    /// Reads at most `limit` bytes of the body, within the idle timeout per chunk.
-    async fn read_body(
-        &self,
-        mut response: reqwest::Response,
-        limit: usize,
-    ) -> Result<Vec<u8>, ProviderError> {
-        let mut body = Vec::new();
-        loop {
-            let chunk = tokio::time::timeout(self.idle_timeout, response.chunk())
-                .await
-                .map_err(|_| error::idle_timeout(&self.settings, self.idle_timeout))?
-                .map_err(|e| error::stream_broken(&self.settings, &e))?;
-            let Some(chunk) = chunk else {
-                return Ok(body);
-            };
-            body.extend_from_slice(&chunk);
-            if body.len() >= limit {
-                body.truncate(limit);
-                return Ok(body);
-            }
-        }
-    }
-
     /// A whole JSON body where a stream was asked for.
     async fn decode_json_body(
         &self,
@@ -146,7 +123,15 @@ impl OpenAiChatProvider {
         prefix: Vec<u8>,
     ) -> Result<ProviderStream, ProviderError> {
         let mut body = prefix;
-        body.extend(self.read_body(response, MAX_COMPLETION_BODY).await?);
+        body.extend(
+            crate::body_stream::read_body(
+                &self.settings,
+                self.idle_timeout,
+                response,
+                MAX_COMPLETION_BODY,
+            )
+            .await?,
+        );
         let body = String::from_utf8_lossy(&body);
         let events = decode_completion(&body).map_err(|e| self.decode_error(e))?;
         Ok(stream::iter(events.into_iter().map(Ok)).boxed())
@@ -214,10 +199,14 @@ impl Provider for OpenAiChatProvider {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             // A body that cannot be read still leaves the status to report.
-            let body = self
-                .read_body(response, MAX_ERROR_BODY)
-                .await
-                .unwrap_or_default();
+            let body = crate::body_stream::read_body(
+                &self.settings,
+                self.idle_timeout,
+                response,
+                MAX_ERROR_BODY,
+            )
+            .await
+            .unwrap_or_default();
             let body = String::from_utf8_lossy(&body);
             return Err(error::http_status(
                 &self.settings,
