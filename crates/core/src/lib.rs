@@ -23,11 +23,13 @@ mod files;
 mod history;
 mod hooks;
 pub mod instructions;
+pub mod memory;
 mod memory_store;
 mod permission;
 mod prompt;
 mod provider;
 mod repeat;
+mod replay;
 mod session;
 mod store;
 mod title;
@@ -39,6 +41,7 @@ pub use error::EngineError;
 pub use files::{FileStamp, FileTracker};
 pub use hooks::{TurnHookContext, TurnHooks};
 pub use instructions::InstructionFile;
+pub use memory::lesson_memory;
 pub use memory_store::MemoryStore;
 pub use permission::{
     CommandPart, ConfiguredRule, PermissionAction, PermissionPolicy, PermissionRule,
@@ -49,8 +52,9 @@ pub use provider::{
     FinishReason, ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream,
     StreamEvent,
 };
+pub use replay::{ReplayDifference, SessionState};
 pub use session::{OpSender, Session, SessionConfig, SessionDriver, SessionHandle, SessionStart};
-pub use store::{NewSession, ResponseCache, Store, StoreError};
+pub use store::{MemoryBank, NewSession, RecordedEvent, ResponseCache, Store, StoreError};
 pub use title::{TITLE_MAX_CHARS, title_from_prompt};
 pub use tokio_util::sync::CancellationToken;
 pub use tool::{

@@ -1,26 +1,37 @@
-//! A [`Store`] kept in memory: for tests, and for front ends with no disk (the browser).
-//! It applies events to state exactly as the SQLite store does.
+//! A [`Store`] and [`MemoryBank`] kept in memory: for tests, and for front ends with no disk
+//! (the browser). Events change state through [`SessionState::apply`], the definition the
+//! SQLite store is checked against.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use code_mesh_protocol::{Event, EventKind, Message, Role, SessionId, SessionInfo};
+use code_mesh_protocol::{
+    ContextState, Event, EventKind, MemoryEntry, MemoryHit, MemoryQuery, Message, NewMemory,
+    SessionId, SessionInfo,
+};
 
-use crate::{NewSession, Store, StoreError, now_ms, title_from_prompt};
+use crate::{MemoryBank, NewSession, RecordedEvent, SessionState, Store, StoreError, now_ms};
 
 #[derive(Default)]
 struct Stored {
     info: SessionInfo,
-    messages: Vec<Message>,
+    state: SessionState,
     events: Vec<Event>,
 }
 
-/// Sessions, messages and events in memory.
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<SessionId, Stored>,
+    created: u64,
+    memories: Vec<MemoryEntry>,
+    next_memory_id: u64,
+}
+
+/// Sessions, messages, events and memory entries in memory.
 #[derive(Default)]
 pub struct MemoryStore {
-    sessions: Mutex<HashMap<SessionId, Stored>>,
-    created: Mutex<u64>,
+    inner: Mutex<Inner>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -33,83 +44,43 @@ impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore::default()
     }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-#[async_trait]
-impl Store for MemoryStore {
-    async fn create_session(&self, new: NewSession) -> Result<SessionInfo, StoreError> {
-        let number = {
-            let mut created = self.created.lock().unwrap_or_else(PoisonError::into_inner);
-            *created += 1;
-            *created
-        };
+impl Inner {
+    fn create(&mut self, new: NewSession) -> SessionInfo {
+        self.created += 1;
         let now = now_ms();
         let info = SessionInfo {
-            id: SessionId(format!("ses_mem{number:06}")),
+            id: SessionId(format!("ses_mem{:06}", self.created)),
             cwd: new.cwd,
             workspace: new.workspace,
             model: new.model,
             created_at: now,
             updated_at: now,
+            parent_id: new.parent_id,
+            agent: new.agent,
             ..SessionInfo::default()
         };
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                info.id.clone(),
-                Stored {
-                    info: info.clone(),
-                    ..Stored::default()
-                },
-            );
-        Ok(info)
+        self.sessions.insert(
+            info.id.clone(),
+            Stored {
+                info: info.clone(),
+                ..Stored::default()
+            },
+        );
+        info
     }
 
-    async fn session(&self, id: &SessionId) -> Result<Option<SessionInfo>, StoreError> {
-        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(sessions.get(id).map(|s| s.info.clone()))
-    }
-
-    async fn latest_session(&self, cwd: &str) -> Result<Option<SessionInfo>, StoreError> {
-        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(sessions
-            .values()
-            .filter(|s| s.info.cwd == cwd)
-            .max_by_key(|s| (s.info.updated_at, s.info.id.clone()))
-            .map(|s| s.info.clone()))
-    }
-
-    async fn list_sessions(&self, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
-        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut infos: Vec<_> = sessions.values().map(|s| s.info.clone()).collect();
-        infos.sort_by_key(|info| std::cmp::Reverse((info.updated_at, info.id.clone())));
-        infos.truncate(limit);
-        Ok(infos)
-    }
-
-    async fn messages(&self, id: &SessionId) -> Result<Vec<Message>, StoreError> {
-        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(sessions
-            .get(id)
-            .map(|s| s.messages.clone())
-            .unwrap_or_default())
-    }
-
-    async fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
-        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(sessions
-            .get(id)
-            .map(|s| s.events.clone())
-            .unwrap_or_default())
-    }
-
-    async fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+    fn append(&mut self, event: &Event) -> Result<(), StoreError> {
         if event.kind.is_transient() {
             return Ok(());
         }
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let stored = sessions
+        let stored = self
+            .sessions
             .get_mut(&event.session_id)
             .ok_or_else(|| StoreError::new(format!("no session `{}`", event.session_id)))?;
         if event.seq <= stored.info.last_event_seq {
@@ -118,21 +89,231 @@ impl Store for MemoryStore {
                 event.seq, event.session_id, stored.info.last_event_seq
             )));
         }
-        match &event.kind {
-            EventKind::MessageAdded { message } => {
-                if stored.info.title.is_empty() && message.role == Role::User {
-                    stored.info.title = title_from_prompt(&message.text());
-                }
-                stored.messages.push(message.clone());
-                stored.info.message_count += 1;
-            }
-            EventKind::UsageUpdated { session_total, .. } => stored.info.usage = *session_total,
-            EventKind::SessionStarted { model, .. } => stored.info.model = model.clone(),
-            _ => {}
+        stored.state.apply(event);
+        let state = &stored.state;
+        let info = &mut stored.info;
+        info.title.clone_from(&state.title);
+        if !state.model.is_empty() {
+            info.model.clone_from(&state.model);
         }
-        stored.info.last_event_seq = event.seq;
-        stored.info.updated_at = event.at;
+        info.message_count = state.messages.len() as u64;
+        info.usage = state.usage;
+        info.last_event_seq = event.seq;
+        info.updated_at = info.updated_at.max(event.at);
         stored.events.push(event.clone());
+        if let EventKind::TaskOutcomeRecorded { lessons, .. } = &event.kind {
+            let workspace = info.workspace.clone();
+            let session = info.id.clone();
+            for lesson in lessons {
+                self.remember(crate::lesson_memory(lesson, &workspace, &session));
+            }
+        }
         Ok(())
+    }
+
+    fn remember(&mut self, memory: NewMemory) -> MemoryEntry {
+        if memory.key.is_some() {
+            self.memories.retain(|entry| {
+                let old = &entry.memory;
+                !(old.key == memory.key
+                    && old.scope == memory.scope
+                    && old.project == memory.project
+                    && old.agent == memory.agent)
+            });
+        }
+        self.next_memory_id += 1;
+        let entry = MemoryEntry {
+            id: self.next_memory_id,
+            memory,
+            created_at: now_ms(),
+        };
+        self.memories.push(entry.clone());
+        entry
+    }
+
+    fn delete(&mut self, id: &SessionId) -> bool {
+        if self.sessions.remove(id).is_none() {
+            return false;
+        }
+        let children: Vec<(SessionId, bool)> = self
+            .sessions
+            .values()
+            .filter(|s| s.info.parent_id.as_ref() == Some(id))
+            .map(|s| (s.info.id.clone(), s.info.agent.is_some()))
+            .collect();
+        for (child, is_agent) in children {
+            if is_agent {
+                self.delete(&child);
+            } else if let Some(fork) = self.sessions.get_mut(&child) {
+                fork.info.parent_id = None;
+            }
+        }
+        true
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_session(&self, new: NewSession) -> Result<SessionInfo, StoreError> {
+        Ok(self.lock().create(new))
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionInfo>, StoreError> {
+        Ok(self.lock().sessions.get(id).map(|s| s.info.clone()))
+    }
+
+    async fn latest_session(&self, cwd: &str) -> Result<Option<SessionInfo>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| s.info.cwd == cwd)
+            .max_by_key(|s| (s.info.updated_at, s.info.id.clone()))
+            .map(|s| s.info.clone()))
+    }
+
+    async fn list_sessions(&self, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut infos: Vec<_> = self
+            .lock()
+            .sessions
+            .values()
+            .map(|s| s.info.clone())
+            .collect();
+        infos.sort_by_key(|info| std::cmp::Reverse((info.updated_at, info.id.clone())));
+        infos.truncate(limit);
+        Ok(infos)
+    }
+
+    async fn messages(&self, id: &SessionId) -> Result<Vec<Message>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .get(id)
+            .map(|s| s.state.messages.clone())
+            .unwrap_or_default())
+    }
+
+    async fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .get(id)
+            .map(|s| s.events.clone())
+            .unwrap_or_default())
+    }
+
+    async fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.lock().append(event)
+    }
+
+    async fn create_session_with_events(
+        &self,
+        new: NewSession,
+        events: Vec<RecordedEvent>,
+    ) -> Result<SessionInfo, StoreError> {
+        let mut inner = self.lock();
+        let info = inner.create(new);
+        let mut seq = 0;
+        for recorded in events {
+            if recorded.kind.is_transient() {
+                continue;
+            }
+            seq += 1;
+            let event = Event {
+                seq,
+                session_id: info.id.clone(),
+                at: recorded.at,
+                kind: recorded.kind,
+            };
+            if let Err(err) = inner.append(&event) {
+                inner.sessions.remove(&info.id);
+                return Err(err);
+            }
+        }
+        Ok(inner
+            .sessions
+            .get(&info.id)
+            .map_or(info, |s| s.info.clone()))
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        Ok(self.lock().delete(id))
+    }
+
+    async fn child_sessions(&self, id: &SessionId) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut children: Vec<_> = self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| s.info.parent_id.as_ref() == Some(id))
+            .map(|s| s.info.clone())
+            .collect();
+        children.sort_by_key(|info| (info.created_at, info.id.clone()));
+        Ok(children)
+    }
+
+    async fn context_state(&self, id: &SessionId) -> Result<ContextState, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .get(id)
+            .map(|s| s.state.context.clone())
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl MemoryBank for MemoryStore {
+    async fn remember(&self, memory: NewMemory) -> Result<MemoryEntry, StoreError> {
+        Ok(self.lock().remember(memory))
+    }
+
+    /// Matches entries holding every word of the query (case-insensitive), ranked by how
+    /// often the words occur: a simple stand-in for the SQLite store's BM25.
+    async fn recall(&self, query: &MemoryQuery) -> Result<Vec<MemoryHit>, StoreError> {
+        let now = now_ms();
+        let words: Vec<String> = query
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let inner = self.lock();
+        let mut hits: Vec<MemoryHit> = inner
+            .memories
+            .iter()
+            .filter(|entry| crate::memory::matches_filters(&entry.memory, query, now))
+            .filter_map(|entry| {
+                let content = entry.memory.content.to_lowercase();
+                let mut score = 0usize;
+                for word in &words {
+                    let count = content.matches(word.as_str()).count();
+                    if count == 0 {
+                        return None;
+                    }
+                    score += count;
+                }
+                Some(MemoryHit {
+                    entry: entry.clone(),
+                    rank: -(score as f64),
+                })
+            })
+            .collect();
+        if words.is_empty() {
+            hits.sort_by_key(|hit| std::cmp::Reverse((hit.entry.created_at, hit.entry.id)));
+        } else {
+            hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
+        }
+        hits.truncate(crate::memory::limit(query));
+        Ok(hits)
+    }
+
+    async fn forget(&self, id: u64) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.memories.len();
+        inner.memories.retain(|entry| entry.id != id);
+        Ok(inner.memories.len() != before)
     }
 }

@@ -90,6 +90,7 @@ impl Session {
                         cwd: config.cwd.display().to_string(),
                         workspace: config.workspace.display().to_string(),
                         model: config.model.clone(),
+                        ..NewSession::default()
                     })
                     .await?;
                 (info, Vec::new())
@@ -195,6 +196,7 @@ impl SessionDriver {
                     }
                 }
                 Op::Cancel => {}
+                Op::Compact => runner.compact_on_request().await,
                 Op::PermissionReply { request_id, .. } => {
                     runner
                         .warn(format!("no permission request `{request_id}` is pending"))
@@ -242,7 +244,7 @@ async fn run_turn(
                             .await;
                     }
                 }
-                Some(Op::UserTurn { .. }) => {
+                Some(Op::UserTurn { .. } | Op::Compact) => {
                     let _ = sink
                         .emit(EventKind::Error {
                             code: ErrorCode::Busy,

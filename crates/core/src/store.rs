@@ -2,14 +2,30 @@
 //! imply (the message history, usage totals, the title) in one transaction per event.
 
 use async_trait::async_trait;
-use code_mesh_protocol::{Event, Message, SessionId, SessionInfo};
+use code_mesh_protocol::{
+    ContextState, Event, EventKind, MemoryEntry, MemoryHit, MemoryQuery, Message, NewMemory,
+    SessionId, SessionInfo,
+};
 
 /// What a new session starts with.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NewSession {
     pub cwd: String,
     pub workspace: String,
     pub model: String,
+    /// The session forked from, or the parent agent's session of a sub-agent.
+    pub parent_id: Option<SessionId>,
+    /// The agent type of a sub-agent's session.
+    pub agent: Option<String>,
+}
+
+/// One event of a session being written whole (an import or a fork): its kind and time.
+/// Sequence numbers are assigned from 1 in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedEvent {
+    /// Milliseconds since the Unix epoch.
+    pub at: u64,
+    pub kind: EventKind,
 }
 
 /// Persistence of sessions, messages and events.
@@ -34,6 +50,41 @@ pub trait Store: Send + Sync {
     /// Appends one event and applies it to the session's state in the same transaction:
     /// `message_added` adds the message, `usage_updated` the usage, and so on.
     async fn append_event(&self, event: &Event) -> Result<(), StoreError>;
+
+    /// Creates a session and appends `events` to it (numbered from 1), all in one transaction:
+    /// either the whole session is there afterwards or nothing is. Forks and imports use it.
+    async fn create_session_with_events(
+        &self,
+        new: NewSession,
+        events: Vec<RecordedEvent>,
+    ) -> Result<SessionInfo, StoreError>;
+
+    /// Deletes the session with its messages and events, and the sessions of its sub-agents
+    /// (those with an `agent`), recursively. Forks of it are kept (their `parent_id` is
+    /// cleared). Returns false when there was no such session.
+    async fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// The sessions whose `parent_id` is `id`, oldest first.
+    async fn child_sessions(&self, id: &SessionId) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// The session's context state, as its `context_compacted` events left it.
+    async fn context_state(&self, id: &SessionId) -> Result<ContextState, StoreError>;
+}
+
+/// Long-lived memory: project facts, the user's preferences, agents' notes and the learning
+/// engine's lessons, searched with full-text ranking.
+#[async_trait]
+pub trait MemoryBank: Send + Sync {
+    /// Stores an entry; one with a `key` replaces the entry of the same scope, project, agent
+    /// and key.
+    async fn remember(&self, memory: NewMemory) -> Result<MemoryEntry, StoreError>;
+
+    /// Entries matching the query: ranked by relevance when it has text, newest first
+    /// otherwise. Expired entries are left out unless asked for.
+    async fn recall(&self, query: &MemoryQuery) -> Result<Vec<MemoryHit>, StoreError>;
+
+    /// Removes an entry; false when there was none with this id.
+    async fn forget(&self, id: u64) -> Result<bool, StoreError>;
 }
 
 /// Stored model answers keyed by a digest of the request, for `[providers] cache = true`.

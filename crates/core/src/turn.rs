@@ -112,6 +112,12 @@ impl TurnRunner {
         }
     }
 
+    /// `Op::Compact` between turns: summarise the older history now.
+    pub(crate) async fn compact_on_request(&mut self) {
+        // Replaced by the context manager.
+        self.warn("compaction is not built yet".into()).await;
+    }
+
     pub(crate) async fn warn(&self, message: String) {
         let _ = self.sink.emit(EventKind::Warning { message }).await;
     }

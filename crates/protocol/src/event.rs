@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Message, PermissionDecision, SessionId, ToolKind, TurnId, Usage};
+use crate::{Lesson, Message, PermissionDecision, SessionId, TaskOutcome, ToolKind, TurnId, Usage};
 
 /// Something the engine reports. `run --json` prints one per line; the store appends the
 /// persistent ones, so a session can be rebuilt from its events.
@@ -28,6 +28,13 @@ pub enum EventKind {
         workspace: String,
         model: String,
         resumed: bool,
+    },
+    /// The session was made as a copy of another's history up to a message: the `message_added`
+    /// events that follow hold the copied messages.
+    SessionForked {
+        parent_id: SessionId,
+        /// The last message `seq` of the parent that was copied.
+        through_seq: u64,
     },
     /// A message was added to the history (a user prompt, a finished assistant message, or the
     /// results of its tool calls). The history is exactly the sequence of these.
@@ -112,6 +119,29 @@ pub enum EventKind {
     },
     /// The answer came from the response cache, without a network call.
     ResponseCacheHit { model: String },
+    /// The context manager shrank what the model is sent, because the next request would not
+    /// have fit the window (or `/compact` asked for it). The stored history is unchanged.
+    ContextCompacted {
+        mode: CompactionMode,
+        /// `pruned`: tool outputs of messages up to this `seq` are now sent as a marker.
+        /// `summarized`: messages up to this `seq` are now sent as `summary`.
+        through_seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+        /// Tool outputs replaced by a marker by this compaction.
+        #[serde(default)]
+        pruned_outputs: u32,
+        /// Estimated tokens of the request before and after.
+        tokens_before: u64,
+        tokens_after: u64,
+    },
+    /// The learning engine recorded what a finished task taught; the lessons are stored as
+    /// project memory in the same transaction.
+    TaskOutcomeRecorded {
+        outcome: TaskOutcome,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        lessons: Vec<Lesson>,
+    },
     /// The turn ended.
     TurnFinished {
         turn: TurnId,
@@ -138,6 +168,7 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::SessionStarted { .. } => "session_started",
+            EventKind::SessionForked { .. } => "session_forked",
             EventKind::MessageAdded { .. } => "message_added",
             EventKind::TurnStarted { .. } => "turn_started",
             EventKind::RequestStarted { .. } => "request_started",
@@ -154,6 +185,8 @@ impl EventKind {
             EventKind::ProviderRetry { .. } => "provider_retry",
             EventKind::ProviderFailover { .. } => "provider_failover",
             EventKind::ResponseCacheHit { .. } => "response_cache_hit",
+            EventKind::ContextCompacted { .. } => "context_compacted",
+            EventKind::TaskOutcomeRecorded { .. } => "task_outcome_recorded",
             EventKind::TurnFinished { .. } => "turn_finished",
         }
     }
@@ -171,6 +204,16 @@ pub enum TurnEndReason {
     Cancelled,
     /// An error stopped the turn; an `error` event before this one says which.
     Failed,
+}
+
+/// How a `context_compacted` event shrank the context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompactionMode {
+    /// Old tool outputs were replaced by a marker saying what was dropped.
+    Pruned,
+    /// Older messages were replaced by a structured summary.
+    Summarized,
 }
 
 /// Who settled a permission request.
@@ -207,6 +250,9 @@ pub enum ErrorCode {
     Busy,
     /// The model kept repeating a tool call that failed, so the turn was stopped.
     RepeatedFailure,
+    /// The conversation does not fit the model's context window even after pruning and
+    /// summarising (e.g. one prompt larger than the window).
+    ContextOverflow,
     /// Anything else.
     Internal,
 }

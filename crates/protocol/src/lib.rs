@@ -12,17 +12,22 @@
 pub mod config;
 mod event;
 mod ids;
+mod memory;
 mod message;
 mod op;
 mod session;
 mod tool;
 mod usage;
 
-pub use event::{ErrorCode, Event, EventKind, PermissionSource, TurnEndReason};
+pub use event::{CompactionMode, ErrorCode, Event, EventKind, PermissionSource, TurnEndReason};
 pub use ids::{SessionId, TurnId};
+pub use memory::{
+    ErrorFix, Lesson, MemoryEntry, MemoryHit, MemoryKind, MemoryQuery, MemoryScope, NewMemory,
+    TaskOutcome,
+};
 pub use message::{Message, Part, Role, ToolCall, ToolResult};
 pub use op::{Op, PermissionDecision};
-pub use session::SessionInfo;
+pub use session::{ContextState, ContextSummary, SessionInfo};
 pub use tool::{SandboxMode, ToolKind, ToolSpec};
 pub use usage::Usage;
 

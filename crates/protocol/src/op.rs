@@ -15,6 +15,9 @@ pub enum Op {
     /// Stop the running turn: the model stream and running tools (with their child
     /// processes). What arrived so far is kept and the session stays resumable.
     Cancel,
+    /// Summarise the older history now (what `/compact` asks for), even when the context is
+    /// not full. Refused with an `error` event while a turn is running.
+    Compact,
     /// Cancel anything running and end the session's loop.
     Shutdown,
 }

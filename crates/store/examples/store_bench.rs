@@ -92,6 +92,7 @@ fn new_session(label: &str) -> NewSession {
         cwd: format!("/bench/{label}"),
         workspace: "/bench".to_owned(),
         model: "anthropic/claude-sonnet-4-5".to_owned(),
+        ..NewSession::default()
     }
 }
 

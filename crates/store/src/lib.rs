@@ -25,8 +25,10 @@
 //! [`Store`]: code_mesh_core::Store
 //! [`ResponseCache`]: code_mesh_core::ResponseCache
 
+mod apply;
 mod cache;
 mod error;
+mod memory;
 mod schema;
 mod sqlite;
 

@@ -15,7 +15,7 @@ use crate::error;
 
 /// The schema version this build writes. Databases with a higher version are refused rather
 /// than misread.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// How long a statement waits for another connection's write lock before failing.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -94,6 +94,53 @@ const MIGRATIONS: &[&str] = &[
         value      TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
+    ",
+    // Version 2.
+    //
+    // `sessions.agent` marks a sub-agent's session (its `parent_id` is the parent agent's
+    // session); `sessions.context` is the `ContextState` JSON the `context_compacted` events
+    // leave, kept in the event's transaction like the rest of the session's state.
+    //
+    // `memories` holds long-lived memory (project facts, preferences, agents' notes, lessons).
+    // It references no session: memory outlives the session that recorded it. A keyed entry
+    // is unique per scope, project, agent and key (lessons are keyed so a newer lesson on the
+    // same thing replaces the older). `memories_fts` is an external-content FTS5 index over
+    // `content` (porter stemming, so "tests" finds "test"), kept in step by triggers; recall
+    // ranks with its `bm25()`.
+    "
+    ALTER TABLE sessions ADD COLUMN agent TEXT;
+    ALTER TABLE sessions ADD COLUMN context TEXT NOT NULL DEFAULT '{}';
+
+    CREATE TABLE memories (
+        id             INTEGER PRIMARY KEY,
+        scope          TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        project        TEXT,
+        agent          TEXT,
+        content        TEXT NOT NULL,
+        key            TEXT,
+        source_session TEXT,
+        created_at     INTEGER NOT NULL,
+        expires_at     INTEGER
+    );
+    CREATE UNIQUE INDEX memories_by_key
+        ON memories(scope, IFNULL(project, ''), IFNULL(agent, ''), key) WHERE key IS NOT NULL;
+    CREATE INDEX memories_by_project ON memories(project, created_at);
+    CREATE INDEX memories_by_expiry ON memories(expires_at) WHERE expires_at IS NOT NULL;
+
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+        content, content = 'memories', content_rowid = 'id', tokenize = 'porter unicode61'
+    );
+    CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    END;
+    CREATE TRIGGER memories_fts_update AFTER UPDATE OF content ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        INSERT INTO memories_fts(rowid, content) VALUES (new.id, new.content);
+    END;
     ",
 ];
 

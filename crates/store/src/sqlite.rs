@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use code_mesh_core::{NewSession, Store, StoreError, now_ms};
-use code_mesh_protocol::{Event, EventKind, Message, Role, SessionId, SessionInfo, Usage};
+use code_mesh_core::{NewSession, RecordedEvent, Store, StoreError, now_ms};
+use code_mesh_protocol::{ContextState, Event, EventKind, Message, SessionId, SessionInfo, Usage};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::{error, schema};
-use code_mesh_core::title_from_prompt;
+use crate::{apply, error, schema};
 
 /// The columns [`session_from_row`] reads, in its order. A macro so that the queries using it
 /// stay `&'static str`s, found in the statement cache without formatting.
@@ -19,7 +18,7 @@ macro_rules! session_columns {
     () => {
         "id, cwd, workspace, title, model, created_at, updated_at, message_count, \
          last_event_seq, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, \
-         reasoning_tokens, cost_usd"
+         reasoning_tokens, cost_usd, parent_id, agent"
     };
 }
 
@@ -115,34 +114,9 @@ impl SqliteStore {
     /// Creates a session with a new id (`ses_` and a time-ordered UUIDv7 in hex), untitled,
     /// with no messages or events.
     pub fn create_session_blocking(&self, new: NewSession) -> Result<SessionInfo, StoreError> {
-        let now = now_ms();
-        let info = SessionInfo {
-            id: SessionId(format!("ses_{}", uuid::Uuid::now_v7().simple())),
-            cwd: new.cwd,
-            workspace: new.workspace,
-            title: String::new(),
-            model: new.model,
-            created_at: now,
-            updated_at: now,
-            message_count: 0,
-            last_event_seq: 0,
-            usage: Usage::default(),
-        };
+        let info = new_session_info(new);
         let conn = lock(&self.inner.writer);
-        conn.prepare_cached(
-            "INSERT INTO sessions (id, cwd, workspace, model, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        )
-        .and_then(|mut insert| {
-            insert.execute(params![
-                info.id.as_str(),
-                info.cwd,
-                info.workspace,
-                info.model,
-                now
-            ])
-        })
-        .map_err(|err| self.sqlite_error("creating a session", err))?;
+        insert_session(&conn, &info).map_err(|err| self.sqlite_error("creating a session", err))?;
         Ok(info)
     }
 
@@ -252,139 +226,114 @@ impl SqliteStore {
         Ok(events)
     }
 
-    /// Appends one event and applies it to the session in the same transaction:
-    /// `message_added` stores the message (and titles an untitled session from the first user
-    /// prompt), `usage_updated` sets the usage totals, `session_started` the model; every
-    /// event moves `updated_at` and `last_event_seq`. Transient events are ignored.
+    /// Appends one event and applies it to the session in the same transaction (see
+    /// [`crate::apply`]). Transient events are ignored.
     ///
     /// Fails, storing nothing, for an unknown session or a `seq` not above the last stored.
     pub fn append_event_blocking(&self, event: &Event) -> Result<(), StoreError> {
         if event.kind.is_transient() {
             return Ok(());
         }
-        let id = event.session_id.as_str();
-        let doing = || {
-            format!(
-                "appending event {} (`{}`) to session `{id}`",
-                event.seq,
-                event.kind.name()
-            )
-        };
-        let to_json = |value: Result<String, serde_json::Error>| {
-            value.map_err(|err| error::unstorable(&self.inner.path, &doing(), err))
-        };
-        // Encode before taking the lock: the lock is held for SQLite work only.
-        let body = to_json(serde_json::to_string(&event.kind))?;
-        let added = match &event.kind {
-            EventKind::MessageAdded { message } => {
-                Some((message, to_json(serde_json::to_string(message))?))
-            }
-            _ => None,
-        };
-
+        let encoded = apply::EncodedEvent::new(&self.inner.path, event)?;
         let mut conn = lock(&self.inner.writer);
-        let fail = |err: rusqlite::Error| self.sqlite_error(&doing(), err);
+        let fail = |err: rusqlite::Error| self.sqlite_error(&encoded.doing(), err);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        let state = tx
-            .prepare_cached("SELECT last_event_seq, title = '' FROM sessions WHERE id = ?1")
-            .and_then(|mut select| {
-                select
-                    .query_row([id], |row| {
-                        Ok((row.get::<_, u64>(0)?, row.get::<_, bool>(1)?))
-                    })
-                    .optional()
-            })
-            .map_err(fail)?;
-        let Some((last_seq, untitled)) = state else {
-            return Err(StoreError::new(format!(
-                "{} in `{}` failed: there is no such session",
-                doing(),
-                self.inner.path.display()
-            ))
-            .with_hint("the session may have been deleted; start a new one"));
-        };
-        if event.seq <= last_seq {
-            return Err(StoreError::new(format!(
-                "{} in `{}` failed: its seq is not above the last stored one ({last_seq})",
-                doing(),
-                self.inner.path.display()
-            ))
-            .with_hint("another process may be writing to the same session; resume it again"));
-        }
-
-        tx.prepare_cached(
-            "INSERT INTO events (session_id, seq, type, body, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut insert| {
-            insert.execute(params![id, event.seq, event.kind.name(), body, event.at])
-        })
-        .map_err(fail)?;
-
-        match (&event.kind, added) {
-            (_, Some((message, message_body))) => {
-                tx.prepare_cached(
-                    "INSERT INTO messages (session_id, seq, role, body, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .and_then(|mut insert| {
-                    insert.execute(params![
-                        id,
-                        message.seq,
-                        role_name(message.role),
-                        message_body,
-                        message.created_at
-                    ])
-                })
-                .map_err(fail)?;
-                let title = if untitled && message.role == Role::User {
-                    title_from_prompt(&message.text())
-                } else {
-                    String::new()
-                };
-                tx.prepare_cached(
-                    "UPDATE sessions SET message_count = message_count + 1, \
-                     title = CASE WHEN ?2 = '' THEN title ELSE ?2 END WHERE id = ?1",
-                )
-                .and_then(|mut update| update.execute(params![id, title]))
-                .map_err(fail)?;
-            }
-            (EventKind::UsageUpdated { session_total, .. }, None) => {
-                tx.prepare_cached(
-                    "UPDATE sessions SET input_tokens = ?2, output_tokens = ?3, \
-                     cache_read_tokens = ?4, cache_write_tokens = ?5, reasoning_tokens = ?6, \
-                     cost_usd = ?7 WHERE id = ?1",
-                )
-                .and_then(|mut update| {
-                    update.execute(params![
-                        id,
-                        session_total.input_tokens,
-                        session_total.output_tokens,
-                        session_total.cache_read_tokens,
-                        session_total.cache_write_tokens,
-                        session_total.reasoning_tokens,
-                        session_total.cost_usd
-                    ])
-                })
-                .map_err(fail)?;
-            }
-            (EventKind::SessionStarted { model, .. }, None) => {
-                tx.prepare_cached("UPDATE sessions SET model = ?2 WHERE id = ?1")
-                    .and_then(|mut update| update.execute(params![id, model]))
-                    .map_err(fail)?;
-            }
-            _ => {}
-        }
-
-        // MAX: a clock stepping back must not move a session down the list.
-        tx.prepare_cached(
-            "UPDATE sessions SET last_event_seq = ?2, updated_at = MAX(updated_at, ?3) \
-             WHERE id = ?1",
-        )
-        .and_then(|mut update| update.execute(params![id, event.seq, event.at]))
-        .map_err(fail)?;
+        apply::append(&tx, &self.inner.path, &encoded)?;
         tx.commit().map_err(fail)
+    }
+
+    /// Creates a session and appends `events` (numbered from 1) in one transaction.
+    pub fn create_session_with_events_blocking(
+        &self,
+        new: NewSession,
+        events: Vec<RecordedEvent>,
+    ) -> Result<SessionInfo, StoreError> {
+        let info = new_session_info(new);
+        let events: Vec<Event> = events
+            .into_iter()
+            .filter(|recorded| !recorded.kind.is_transient())
+            .zip(1..)
+            .map(|(recorded, seq)| Event {
+                seq,
+                session_id: info.id.clone(),
+                at: recorded.at,
+                kind: recorded.kind,
+            })
+            .collect();
+        let encoded = events
+            .iter()
+            .map(|event| apply::EncodedEvent::new(&self.inner.path, event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut conn = lock(&self.inner.writer);
+        let fail = |err: rusqlite::Error| self.sqlite_error("writing a whole session", err);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        insert_session(&tx, &info).map_err(fail)?;
+        for event in &encoded {
+            apply::append(&tx, &self.inner.path, event)?;
+        }
+        tx.commit().map_err(fail)?;
+        drop(conn);
+        self.session_blocking(&info.id)?.ok_or_else(|| {
+            StoreError::new(format!("session `{}` vanished as it was written", info.id))
+        })
+    }
+
+    /// Deletes the session, its messages and events, and its sub-agents' sessions
+    /// (recursively); forks of it lose their `parent_id`. False when there was no such session.
+    pub fn delete_session_blocking(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let conn = lock(&self.inner.writer);
+        conn.prepare_cached(
+            "WITH RECURSIVE doomed(id) AS ( \
+                 SELECT id FROM sessions WHERE id = ?1 \
+                 UNION ALL \
+                 SELECT s.id FROM sessions s JOIN doomed d ON s.parent_id = d.id \
+                 WHERE s.agent IS NOT NULL) \
+             DELETE FROM sessions WHERE id IN (SELECT id FROM doomed)",
+        )
+        .and_then(|mut delete| delete.execute([id.as_str()]))
+        .map(|deleted| deleted > 0)
+        .map_err(|err| self.sqlite_error(&format!("deleting session `{id}`"), err))
+    }
+
+    /// The sessions whose parent is `id`, oldest first.
+    pub fn child_sessions_blocking(&self, id: &SessionId) -> Result<Vec<SessionInfo>, StoreError> {
+        let conn = lock(&self.inner.reader);
+        conn.prepare_cached(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE parent_id = ?1 ORDER BY created_at, id"
+        ))
+        .and_then(|mut select| {
+            select
+                .query_map([id.as_str()], session_from_row)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|err| self.sqlite_error(&format!("listing the children of session `{id}`"), err))
+    }
+
+    /// The session's context state; the default for an unknown session.
+    pub fn context_state_blocking(&self, id: &SessionId) -> Result<ContextState, StoreError> {
+        let conn = lock(&self.inner.reader);
+        let body: Option<String> = conn
+            .prepare_cached("SELECT context FROM sessions WHERE id = ?1")
+            .and_then(|mut select| select.query_row([id.as_str()], |row| row.get(0)).optional())
+            .map_err(|err| {
+                self.sqlite_error(&format!("reading the context state of session `{id}`"), err)
+            })?;
+        match body {
+            None => Ok(ContextState::default()),
+            Some(body) => serde_json::from_str(&body).map_err(|err| {
+                error::bad_row(
+                    &self.inner.path,
+                    &format!("the context state of session `{id}`"),
+                    &err,
+                )
+            }),
+        }
     }
 
     /// Runs `work` on a blocking thread with a handle to this store.
@@ -448,6 +397,70 @@ impl Store for SqliteStore {
         self.on_blocking_thread(move |store| store.append_event_blocking(&event))
             .await
     }
+
+    async fn create_session_with_events(
+        &self,
+        new: NewSession,
+        events: Vec<RecordedEvent>,
+    ) -> Result<SessionInfo, StoreError> {
+        self.on_blocking_thread(move |store| store.create_session_with_events_blocking(new, events))
+            .await
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.on_blocking_thread(move |store| store.delete_session_blocking(&id))
+            .await
+    }
+
+    async fn child_sessions(&self, id: &SessionId) -> Result<Vec<SessionInfo>, StoreError> {
+        let id = id.clone();
+        self.on_blocking_thread(move |store| store.child_sessions_blocking(&id))
+            .await
+    }
+
+    async fn context_state(&self, id: &SessionId) -> Result<ContextState, StoreError> {
+        let id = id.clone();
+        self.on_blocking_thread(move |store| store.context_state_blocking(&id))
+            .await
+    }
+}
+
+/// A new session's info: a fresh id (`ses_` and a time-ordered UUIDv7 in hex), untitled,
+/// with no messages or events.
+fn new_session_info(new: NewSession) -> SessionInfo {
+    let now = now_ms();
+    SessionInfo {
+        id: SessionId(format!("ses_{}", uuid::Uuid::now_v7().simple())),
+        cwd: new.cwd,
+        workspace: new.workspace,
+        title: String::new(),
+        model: new.model,
+        created_at: now,
+        updated_at: now,
+        message_count: 0,
+        last_event_seq: 0,
+        usage: Usage::default(),
+        parent_id: new.parent_id,
+        agent: new.agent,
+    }
+}
+
+fn insert_session(conn: &Connection, info: &SessionInfo) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (id, parent_id, agent, cwd, workspace, model, created_at, \
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )?
+    .execute(params![
+        info.id.as_str(),
+        info.parent_id.as_ref().map(SessionId::as_str),
+        info.agent,
+        info.cwd,
+        info.workspace,
+        info.model,
+        info.created_at
+    ])?;
+    Ok(())
 }
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionInfo> {
@@ -469,19 +482,12 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionInfo> {
             reasoning_tokens: row.get(13)?,
             cost_usd: row.get(14)?,
         },
+        parent_id: row.get::<_, Option<String>>(15)?.map(SessionId),
+        agent: row.get(16)?,
     })
 }
 
 /// The `seq` and JSON `body` columns (0 and 1), the body borrowed from SQLite's buffer.
 fn seq_and_body<'row>(row: &'row Row<'_>) -> rusqlite::Result<(u64, &'row str)> {
     Ok((row.get(0)?, row.get_ref(1)?.as_str()?))
-}
-
-/// The `role` column's value: the role's JSON name.
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-    }
 }

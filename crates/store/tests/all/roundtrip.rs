@@ -182,6 +182,8 @@ async fn a_session_reads_back_exactly_as_appended_after_reopening() {
         message_count: 4,
         last_event_seq: last.seq,
         usage: usage(250, 30),
+        parent_id: None,
+        agent: None,
     };
     let expected_messages = vec![user, assistant, tool, final_answer];
 
@@ -224,6 +226,8 @@ fn a_new_session_is_empty_and_untitled() {
         message_count: 0,
         last_event_seq: 0,
         usage: Usage::default(),
+        parent_id: None,
+        agent: None,
     };
     assert_eq!(created, expected);
     assert_eq!(store.session_blocking(&created.id).unwrap(), Some(expected));

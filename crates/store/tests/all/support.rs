@@ -18,6 +18,7 @@ pub fn new_session(cwd: &str) -> NewSession {
         cwd: cwd.to_owned(),
         workspace: "/repo".to_owned(),
         model: "anthropic/claude-sonnet-4-5".to_owned(),
+        ..NewSession::default()
     }
 }
 
