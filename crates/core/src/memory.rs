@@ -24,19 +24,19 @@ pub fn matches_filters(memory: &NewMemory, query: &MemoryQuery, now: u64) -> boo
     if !query.kinds.is_empty() && !query.kinds.contains(&memory.kind) {
         return false;
     }
-    if memory.scope != MemoryScope::Global {
-        if let Some(project) = &query.project {
-            if memory.project.as_ref() != Some(project) {
-                return false;
-            }
-        }
+    let other_project = query
+        .project
+        .as_ref()
+        .is_some_and(|project| memory.project.as_ref() != Some(project));
+    if memory.scope != MemoryScope::Global && other_project {
+        return false;
     }
-    if memory.scope == MemoryScope::Agent {
-        if let Some(agent) = &query.agent {
-            if memory.agent.as_ref() != Some(agent) {
-                return false;
-            }
-        }
+    let other_agent = query
+        .agent
+        .as_ref()
+        .is_some_and(|agent| memory.agent.as_ref() != Some(agent));
+    if memory.scope == MemoryScope::Agent && other_agent {
+        return false;
     }
     query.include_expired || memory.expires_at.is_none_or(|at| at > now)
 }
