@@ -157,8 +157,8 @@ impl SessionState {
                 (Some(a), Some(b)) if a == b => {}
                 (a, b) => differ(
                     format!("message {}", a.or(b).map_or(index as u64 + 1, |m| m.seq)),
-                    a.map_or("nothing".into(), |m| compact_json(m)),
-                    b.map_or("nothing".into(), |m| compact_json(m)),
+                    a.map_or("nothing".into(), compact_json),
+                    b.map_or("nothing".into(), compact_json),
                 ),
             }
         }
