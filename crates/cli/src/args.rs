@@ -62,6 +62,12 @@ pub enum Command {
     /// Revert the agent's last turn in this directory's latest session (only the files that
     /// turn changed and nobody changed since); run it again to go one more turn back.
     Undo(UndoArgs),
+    /// List, search, add and forget long-lived memory: project facts, global preferences,
+    /// agent notes and the lessons learned from earlier tasks.
+    Memory {
+        #[command(subcommand)]
+        command: MemoryCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +183,75 @@ pub enum SessionsCommand {
         #[arg(long)]
         audit: bool,
     },
+    /// Continue a session with a new task (as `run --session ID PROMPT`); without a prompt,
+    /// print the end of its conversation and the command that continues it.
+    #[command(
+        after_help = EXIT_CODES_HELP,
+        mut_arg("prompt", |arg| arg.help("The next task; without one, the end of the conversation is shown")),
+        mut_arg("session", |arg| arg.hide(true)),
+        mut_arg("continue_last", |arg| arg.hide(true))
+    )]
+    Resume(ResumeArgs),
+    /// Start a new session from a copy of another's conversation, up to message SEQ.
+    Fork {
+        /// The session to copy (see `code-mesh sessions list`).
+        id: String,
+        /// The last message to copy (the numbers of `sessions show`); all when absent.
+        #[arg(long, value_name = "SEQ")]
+        at: Option<u64>,
+    },
+    /// Write a session out: JSON (its events, for `sessions import`) or a Markdown transcript.
+    Export {
+        /// The session id.
+        id: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Create a new session from a JSON export (`-` reads standard input).
+    Import {
+        /// The file written by `sessions export --format json`.
+        file: PathBuf,
+    },
+    /// Delete a session with its sub-agents' sessions; forks of it are kept.
+    Delete {
+        /// The session id.
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Rebuild sessions from their events alone and check they equal what is stored; exits
+    /// with 1 when one differs.
+    Replay {
+        /// The session to check.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Check every session.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `sessions resume`: the session, then everything `run` takes.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The session to continue.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What `sessions export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// The session and its events, versioned; `sessions import` reads it back.
+    Json,
+    /// A readable transcript.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,4 +273,87 @@ pub enum ConfigCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// List memory entries of this repository (and global ones), newest first.
+    List {
+        /// Only this scope.
+        #[arg(long, value_enum)]
+        scope: Option<MemoryScopeArg>,
+        /// Only this kind.
+        #[arg(long, value_enum)]
+        kind: Option<MemoryKindArg>,
+        /// Entries of every repository, not only this one.
+        #[arg(long)]
+        all_projects: bool,
+        /// How many to list.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search memory of this repository (and global memory) by words, best match first.
+    Search {
+        /// The words to look for.
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// Only this scope.
+        #[arg(long, value_enum)]
+        scope: Option<MemoryScopeArg>,
+        /// How many to show.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save a note: a fact about this repository or a preference of yours.
+    Add {
+        /// The note.
+        #[arg(required = true, value_name = "TEXT")]
+        text: Vec<String>,
+        /// `project` (this repository, the default) or `global` (every project).
+        #[arg(long, value_enum, default_value_t = AddScopeArg::Project)]
+        scope: AddScopeArg,
+        /// `fact` (the default) or `preference`.
+        #[arg(long, value_enum, default_value_t = AddKindArg::Fact)]
+        kind: AddKindArg,
+        /// Forget the note after this long, e.g. `30d`, `12h`, `2w`.
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+    },
+    /// Remove an entry by its id (see `code-mesh memory list`).
+    Forget {
+        /// The entry's id.
+        id: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MemoryScopeArg {
+    Project,
+    Global,
+    Agent,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MemoryKindArg {
+    Fact,
+    Preference,
+    Lesson,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AddScopeArg {
+    Project,
+    Global,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AddKindArg {
+    Fact,
+    Preference,
 }

@@ -8,6 +8,7 @@ mod args;
 mod auth;
 mod config_cmd;
 mod exit;
+mod memory;
 mod models;
 mod output;
 mod provider_setup;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Some(Command::Models { json, all }) => models::models(&cli.global, json, all),
         Some(Command::Auth { command }) => auth::auth(&cli.global, command),
         Some(Command::Undo(args)) => undo::undo(&cli.global, args),
+        Some(Command::Memory { command }) => memory::memory(&cli.global, command),
         None => Err(CliError::usage(
             "the terminal UI is not part of this build yet",
             "give a task with `code-mesh run \"…\"`; `code-mesh --help` lists the commands",

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use code_mesh_protocol::{Event, EventKind, TurnEndReason};
+use code_mesh_protocol::{CompactionMode, Event, EventKind, TurnEndReason};
 
 /// Prints events for a person or for a program.
 pub struct EventPrinter {
@@ -93,6 +93,32 @@ impl EventPrinter {
                 self.end_text_line();
                 eprintln!("answered from the response cache (`{model}`, temperature 0)");
             }
+            EventKind::ContextCompacted {
+                mode,
+                through_seq,
+                pruned_outputs,
+                tokens_before,
+                tokens_after,
+                ..
+            } => {
+                self.end_text_line();
+                eprintln!(
+                    "{}",
+                    compaction_line(
+                        *mode,
+                        *through_seq,
+                        *pruned_outputs,
+                        *tokens_before,
+                        *tokens_after
+                    )
+                );
+            }
+            EventKind::TaskOutcomeRecorded { lessons, .. } => {
+                self.end_text_line();
+                for lesson in lessons {
+                    eprintln!("learned: {}", lesson.content);
+                }
+            }
             EventKind::TurnFinished {
                 reason,
                 steps,
@@ -149,6 +175,39 @@ pub fn dollars(cost: f64) -> String {
     }
 }
 
+/// `context: pruned 3 tool outputs (41k → 12k tokens)`, or for a summary `context: summarised
+/// messages 1–14 (41k → 3.2k tokens)`.
+fn compaction_line(
+    mode: CompactionMode,
+    through_seq: u64,
+    pruned_outputs: u32,
+    before: u64,
+    after: u64,
+) -> String {
+    let what = match mode {
+        CompactionMode::Pruned => format!(
+            "pruned {pruned_outputs} tool output{}",
+            plural(pruned_outputs as usize)
+        ),
+        CompactionMode::Summarized => format!("summarised messages 1–{through_seq}"),
+    };
+    format!(
+        "context: {what} ({} → {} tokens)",
+        short_tokens(before),
+        short_tokens(after)
+    )
+}
+
+/// `950`, `12k`, `3.2k`, `1.5M`.
+fn short_tokens(tokens: u64) -> String {
+    match tokens {
+        0..1000 => tokens.to_string(),
+        1000..10_000 => format!("{:.1}k", tokens as f64 / 1000.0).replace(".0k", "k"),
+        10_000..1_000_000 => format!("{}k", (tokens + 500) / 1000),
+        _ => format!("{:.1}M", tokens as f64 / 1_000_000.0),
+    }
+}
+
 /// `800 ms`, or `1.5 s` from a second on.
 fn human_delay(millis: u64) -> String {
     if millis < 1000 {
@@ -187,5 +246,21 @@ mod tests {
         assert_eq!(dollars(0.0), ", $0.0000");
         assert_eq!(human_delay(250), "250 ms");
         assert_eq!(human_delay(1500), "1.5 s");
+    }
+
+    #[test]
+    fn compaction_is_one_progress_line() {
+        assert_eq!(
+            compaction_line(CompactionMode::Pruned, 9, 3, 41_234, 12_000),
+            "context: pruned 3 tool outputs (41k → 12k tokens)"
+        );
+        assert_eq!(
+            compaction_line(CompactionMode::Pruned, 9, 1, 950, 900),
+            "context: pruned 1 tool output (950 → 900 tokens)"
+        );
+        assert_eq!(
+            compaction_line(CompactionMode::Summarized, 14, 0, 1_500_000, 3_240),
+            "context: summarised messages 1–14 (1.5M → 3.2k tokens)"
+        );
     }
 }

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use code_mesh_config::Origin;
-use code_mesh_core::{Provider, ResponseCache};
+use code_mesh_core::{ContextSettings, Provider, ResponseCache, TokenCounter};
 use code_mesh_providers::{
     Candidate, Catalogue, ChainOptions, ProviderRegistry, RetryPolicy, build_provider,
-    ollama_base_url, ollama_first_model, reliable_provider,
+    ollama_base_url, ollama_first_model, reliable_provider, tokenizer_for,
 };
 
 use crate::exit::{CliError, Exit};
@@ -22,6 +22,27 @@ pub struct ResolvedModel {
     pub full_name: String,
     /// The model's name as the provider knows it.
     pub provider_model: String,
+    /// The model's context window from the catalogue (with config overrides), if listed.
+    pub window_tokens: Option<u64>,
+    /// Counts tokens for this model: tiktoken for OpenAI models, else the estimate.
+    pub tokenizer: Arc<dyn TokenCounter>,
+}
+
+/// The context manager's settings: `[memory] max_context_size` and `auto_summarize`, the
+/// model's window and tokenizer, and `providers.max_tokens` kept free for the answer.
+pub fn context_settings(
+    context: &Context,
+    window_tokens: Option<u64>,
+    tokenizer: Arc<dyn TokenCounter>,
+) -> ContextSettings {
+    let config = &context.loaded.config;
+    ContextSettings {
+        window_tokens,
+        max_context_size: config.memory.max_context_size.get(),
+        auto_summarize: config.memory.auto_summarize,
+        reserve_output_tokens: config.providers.max_tokens.map(u64::from),
+        tokenizer,
+    }
 }
 
 /// Resolves `choice` (or the configured default, or a local Ollama's first model) to a
@@ -42,6 +63,8 @@ pub async fn resolve(
     };
     let (settings, model) = registry.resolve_model(&spec)?;
     let full_name = format!("{}/{model}", settings.name);
+    let tokenizer = tokenizer_for(&settings.name, &model);
+    let provider_name = settings.name.clone();
     let mut candidates = vec![Candidate::new(build_provider(settings)?, model.clone())];
     for entry in &config.fallback {
         match fallback(&registry, entry) {
@@ -68,15 +91,21 @@ pub async fn resolve(
         }
         _ => None,
     };
+    let catalogue = Arc::new(load_catalogue(context)?);
+    let window_tokens = catalogue
+        .get(&provider_name, &model)
+        .and_then(|info| info.context);
     let options = ChainOptions {
         retry: RetryPolicy::with_max_retries(config.max_retries),
-        catalogue: Some(Arc::new(load_catalogue(context)?)),
+        catalogue: Some(catalogue),
         cache,
     };
     Ok(ResolvedModel {
         provider: reliable_provider(candidates, options)?,
         full_name,
         provider_model: model,
+        window_tokens,
+        tokenizer,
     })
 }
 

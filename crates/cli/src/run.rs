@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use code_mesh_config::{CliOverride, Origin};
 use code_mesh_core::{
-    ConfiguredRule, InstructionFile, OpSender, PermissionSettings, ResponseCache, SandboxPolicy,
-    Session, SessionConfig, SessionStart, Store, ToolLimits,
+    ConfiguredRule, InstructionFile, MemoryBank, NOTHING_TO_COMPACT, OpSender, PermissionSettings,
+    ResponseCache, SandboxPolicy, Session, SessionConfig, SessionStart, Store, ToolLimits,
 };
 use code_mesh_protocol::config::{PermissionAction, Strategy};
 use code_mesh_protocol::{
-    ErrorCode, EventKind, Op, PermissionDecision, SandboxMode, SessionId, TurnEndReason,
+    CompactionMode, ErrorCode, EventKind, Op, PermissionDecision, SandboxMode, SessionId,
+    TurnEndReason,
 };
 use code_mesh_store::SqliteStore;
 
@@ -21,6 +22,9 @@ use crate::exit::{CliError, Exit};
 use crate::output::EventPrinter;
 use crate::provider_setup;
 use crate::setup::{self, Context};
+
+/// The agent type `run` works as (its agent memory is kept under this name).
+const AGENT: &str = "coder";
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     check_supported(&args)?;
@@ -123,6 +127,9 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
     }
     let sqlite = SqliteStore::open(context.paths.database_file())?;
     let response_cache: Arc<dyn ResponseCache> = Arc::new(sqlite.clone());
+    // The store also keeps the long-lived memory the `remember`/`recall` tools and the system
+    // prompt use.
+    let memory: Arc<dyn MemoryBank> = Arc::new(sqlite.clone());
     let store: Arc<dyn Store> = Arc::new(sqlite);
     let cwd_text = context.cwd.display().to_string();
     let (start, session_model) = if let Some(id) = &args.session {
@@ -180,16 +187,28 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
             )),
         ],
         permissions: permission_settings(&context),
+        memory: Some(memory.clone()),
+        agent: AGENT.to_owned(),
+        context: provider_setup::context_settings(&context, model.window_tokens, model.tokenizer),
     };
-    let tools = code_mesh_tools::builtin_tools_with(&code_mesh_tools::ToolSettings::from_config(
+    let mut tool_settings = code_mesh_tools::ToolSettings::from_config(
         &config.tools,
         &context.paths.data_dir,
         &context.cwd,
-    ));
+    );
+    tool_settings.memory = Some(memory);
+    tool_settings.agent = AGENT.to_owned();
+    let tools = code_mesh_tools::builtin_tools_with(&tool_settings);
     let (mut handle, driver) = Session::open(store, tools, session_config, start).await?;
     let driver = tokio::spawn(driver.run());
     watch_ctrl_c(handle.op_sender());
-    handle.submit(Op::UserTurn { text: prompt })?;
+    // `/compact` alone summarises the session's history instead of starting a turn.
+    let compact = prompt.trim() == "/compact";
+    if compact {
+        handle.submit(Op::Compact)?;
+    } else {
+        handle.submit(Op::UserTurn { text: prompt })?;
+    }
 
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut printer = EventPrinter::new(args.json);
@@ -217,7 +236,30 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
                     decision,
                 })?;
             }
-            EventKind::Error { code, .. } => last_error = Some(code),
+            EventKind::Error { code, .. } => {
+                last_error = Some(code);
+                if compact {
+                    reason = Some(TurnEndReason::Failed);
+                    break;
+                }
+            }
+            EventKind::ContextCompacted {
+                mode: CompactionMode::Summarized,
+                summary,
+                ..
+            } if compact => {
+                if !args.json {
+                    println!("{}", summary.unwrap_or_default());
+                }
+                reason = Some(TurnEndReason::Completed);
+                break;
+            }
+            EventKind::Warning { message }
+                if compact && message.starts_with(NOTHING_TO_COMPACT) =>
+            {
+                reason = Some(TurnEndReason::Completed);
+                break;
+            }
             EventKind::TurnFinished { reason: r, .. } => {
                 reason = Some(r);
                 break;

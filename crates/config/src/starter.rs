@@ -93,9 +93,13 @@ const STARTER: &str = r#"# Code Mesh configuration.
 [memory]
 # Idle time after which a session is considered over.
 # session_timeout = "1d"
-# Largest context sent to the model, in tokens.
+# Largest context sent to the model, in tokens (the model's own window, from the model
+# catalogue, applies when smaller). Before a request would exceed it, old tool outputs are
+# replaced by a short marker, then older history is summarised.
 # max_context_size = "100k"
-# Summarize older messages when the context fills up.
+# Summarize older history when pruning old tool outputs is not enough (`/compact` asks for a
+# summary at any time). With false, a conversation that no longer fits ends the turn with a
+# `context_overflow` error.
 # auto_summarize = true
 # Where sessions and memory are kept: "sqlite".
 # persistence = "sqlite"

@@ -1,17 +1,24 @@
 //! The event sink: numbers events, appends the persistent ones to the store, then hands them
-//! to the front end. One lock keeps sequence order and store order the same.
+//! to the front end and to the live bus. One lock keeps sequence order, store order and bus
+//! order the same, so a subscriber sees exactly the store's events (plus the streaming deltas)
+//! in the same order.
 
 use std::sync::Arc;
 
 use code_mesh_protocol::{Event, EventKind, SessionId};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::{Store, StoreError, now_ms};
+
+/// Events a slow bus subscriber may fall behind by before it misses some (it is then told how
+/// many it missed and can read them back from the store by `seq`).
+pub const EVENT_BUS_CAPACITY: usize = 4096;
 
 pub(crate) struct EventSink {
     session_id: SessionId,
     store: Arc<dyn Store>,
     tx: mpsc::UnboundedSender<Event>,
+    bus: broadcast::Sender<Event>,
     last_seq: Mutex<u64>,
 }
 
@@ -26,8 +33,14 @@ impl EventSink {
             session_id,
             store,
             tx,
+            bus: broadcast::channel(EVENT_BUS_CAPACITY).0,
             last_seq: Mutex::new(last_seq),
         }
+    }
+
+    /// A receiver of every event emitted from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.bus.subscribe()
     }
 
     pub(crate) fn session_id(&self) -> &SessionId {
@@ -50,7 +63,8 @@ impl EventSink {
         } else {
             self.store.append_event(&event).await
         };
-        // A front end that stopped listening is not an engine failure.
+        // Having no subscriber, or a front end that stopped listening, is not an engine failure.
+        let _ = self.bus.send(event.clone());
         let _ = self.tx.send(event);
         stored
     }

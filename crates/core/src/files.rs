@@ -2,7 +2,7 @@
 //! that changed since the model last read it and the session can notice outside changes.
 //! Tools take the stamps (they own the filesystem); this only remembers them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -20,6 +20,9 @@ pub struct FileStamp {
 #[derive(Debug, Default)]
 pub struct FileTracker {
     stamps: Mutex<HashMap<PathBuf, FileStamp>>,
+    /// Files seen before the context was summarised: their content is no longer in what the
+    /// model is sent, so editing them waits for a fresh read.
+    unread: Mutex<HashSet<PathBuf>>,
 }
 
 impl FileTracker {
@@ -33,6 +36,42 @@ impl FileTracker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(path.to_path_buf(), stamp);
+        self.unread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path);
+    }
+
+    /// Marks every file seen so far as needing a fresh read before an edit: the context was
+    /// summarised and what the model read is gone from it. Stamps stay (outside changes are
+    /// still noticed); recording a file again clears its mark.
+    pub fn mark_all_unread(&self) {
+        self.mark_unread_except(&[]);
+    }
+
+    /// [`FileTracker::mark_all_unread`] but for `keep` (files whose content is still in the
+    /// context).
+    pub fn mark_unread_except(&self, keep: &[PathBuf]) {
+        let paths: Vec<PathBuf> = self
+            .stamps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .filter(|path| !keep.contains(path))
+            .cloned()
+            .collect();
+        self.unread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(paths);
+    }
+
+    /// Whether `path` was seen before a summary and not read since.
+    pub fn needs_reread(&self, path: &Path) -> bool {
+        self.unread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(path)
     }
 
     /// The stamp recorded for `path`, if the agent has seen it.
@@ -49,6 +88,10 @@ impl FileTracker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(path);
+        self.unread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path);
     }
 
     /// Every tracked file and its stamp.
@@ -59,5 +102,41 @@ impl FileTracker {
             .iter()
             .map(|(path, stamp)| (path.clone(), *stamp))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> FileStamp {
+        FileStamp {
+            modified_ns: 1,
+            len: 2,
+            content_hash: None,
+        }
+    }
+
+    #[test]
+    fn files_seen_before_a_summary_need_a_fresh_read_except_those_kept() {
+        let files = FileTracker::new();
+        let (a, b) = (Path::new("/w/a.rs"), Path::new("/w/b.rs"));
+        files.record(a, stamp());
+        files.record(b, stamp());
+        files.mark_unread_except(&[b.to_path_buf()]);
+        assert!(files.needs_reread(a));
+        assert!(!files.needs_reread(b));
+        assert_eq!(
+            files.get(a),
+            Some(stamp()),
+            "the stamp stays for outside changes"
+        );
+        files.record(a, stamp());
+        assert!(!files.needs_reread(a));
+        files.mark_all_unread();
+        assert!(files.needs_reread(b));
+        files.forget(b);
+        assert!(!files.needs_reread(b));
+        assert!(!files.needs_reread(Path::new("/w/never-seen.rs")));
     }
 }

@@ -17,12 +17,14 @@
 //! [`Event`]: code_mesh_protocol::Event
 
 mod clock;
+mod context;
 mod error;
 mod events;
 mod files;
 mod history;
 mod hooks;
 pub mod instructions;
+pub mod learning;
 pub mod memory;
 mod memory_store;
 mod permission;
@@ -37,7 +39,12 @@ mod tool;
 mod turn;
 
 pub use clock::now_ms;
+pub use context::{
+    Budget, Calibration, ContextSettings, DEFAULT_MAX_CONTEXT_SIZE, DEFAULT_RESERVE_OUTPUT_TOKENS,
+    Estimator, NOTHING_TO_COMPACT, TokenCounter,
+};
 pub use error::EngineError;
+pub use events::EVENT_BUS_CAPACITY;
 pub use files::{FileStamp, FileTracker};
 pub use hooks::{TurnHookContext, TurnHooks};
 pub use instructions::InstructionFile;
@@ -47,13 +54,18 @@ pub use permission::{
     CommandPart, ConfiguredRule, PermissionAction, PermissionPolicy, PermissionRule,
     PermissionSettings, Verdict, secret_file_reason, split_command,
 };
-pub use prompt::base_system_prompt;
+pub use prompt::{
+    MAX_MEMORY_ENTRY_BYTES, MAX_MEMORY_SECTION_BYTES, PromptMemory, base_system_prompt,
+    describe_age, memory_section,
+};
 pub use provider::{
     FinishReason, ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream,
     StreamEvent,
 };
 pub use replay::{ReplayDifference, SessionState};
-pub use session::{OpSender, Session, SessionConfig, SessionDriver, SessionHandle, SessionStart};
+pub use session::{
+    EventBus, OpSender, Session, SessionConfig, SessionDriver, SessionHandle, SessionStart,
+};
 pub use store::{MemoryBank, NewSession, RecordedEvent, ResponseCache, Store, StoreError};
 pub use title::{TITLE_MAX_CHARS, title_from_prompt};
 pub use tokio_util::sync::CancellationToken;

@@ -268,46 +268,56 @@ impl MemoryBank for MemoryStore {
         Ok(self.lock().remember(memory))
     }
 
-    /// Matches entries holding every word of the query (case-insensitive), ranked by how
-    /// often the words occur: a simple stand-in for the SQLite store's BM25.
+    /// Matches entries holding any word of the query (case-insensitive), those holding more
+    /// of the words first, then by how often they occur: a simple stand-in for the SQLite
+    /// store's BM25 ranking with the same shape of results.
     async fn recall(&self, query: &MemoryQuery) -> Result<Vec<MemoryHit>, StoreError> {
         let now = now_ms();
-        let words: Vec<String> = query
-            .text
-            .as_deref()
-            .unwrap_or("")
-            .split(|c: char| !c.is_alphanumeric())
+        let text = query.text.as_deref().unwrap_or("");
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .collect();
+        if words.is_empty() && !text.trim().is_empty() {
+            // Only punctuation: nothing to search for, as in the SQLite store.
+            return Ok(Vec::new());
+        }
         let inner = self.lock();
-        let mut hits: Vec<MemoryHit> = inner
+        let mut hits: Vec<(usize, usize, MemoryHit)> = inner
             .memories
             .iter()
             .filter(|entry| crate::memory::matches_filters(&entry.memory, query, now))
             .filter_map(|entry| {
                 let content = entry.memory.content.to_lowercase();
-                let mut score = 0usize;
-                for word in &words {
-                    let count = content.matches(word.as_str()).count();
-                    if count == 0 {
-                        return None;
-                    }
-                    score += count;
+                let counts: Vec<usize> = words
+                    .iter()
+                    .map(|word| content.matches(word.as_str()).count())
+                    .collect();
+                let held = counts.iter().filter(|&&count| count > 0).count();
+                let occurrences: usize = counts.iter().sum();
+                if !words.is_empty() && held == 0 {
+                    return None;
                 }
-                Some(MemoryHit {
+                let hit = MemoryHit {
                     entry: entry.clone(),
-                    rank: -(score as f64),
-                })
+                    rank: -((held * 1000 + occurrences) as f64),
+                };
+                Some((held, occurrences, hit))
             })
             .collect();
         if words.is_empty() {
-            hits.sort_by_key(|hit| std::cmp::Reverse((hit.entry.created_at, hit.entry.id)));
+            hits.sort_by_key(|(_, _, hit)| std::cmp::Reverse((hit.entry.created_at, hit.entry.id)));
         } else {
-            hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
+            hits.sort_by_key(|(held, occurrences, hit)| {
+                std::cmp::Reverse((*held, *occurrences, hit.entry.id))
+            });
         }
-        hits.truncate(crate::memory::limit(query));
-        Ok(hits)
+        Ok(hits
+            .into_iter()
+            .map(|(_, _, hit)| hit)
+            .take(crate::memory::limit(query))
+            .collect())
     }
 
     async fn forget(&self, id: u64) -> Result<bool, StoreError> {

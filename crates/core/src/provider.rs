@@ -111,6 +111,9 @@ pub enum ProviderErrorKind {
     Server,
     /// The server refused the request (other 4xx).
     BadRequest,
+    /// The server refused the request as longer than the model's context window; the
+    /// context manager compacts and retries once.
+    ContextTooLong,
     /// The answer was not the provider's API (HTML, malformed JSON, unknown shape).
     Protocol,
     /// The stream broke off before the model finished.
@@ -142,6 +145,7 @@ impl ProviderErrorKind {
             ProviderErrorKind::Auth => ErrorCode::ProviderAuth,
             ProviderErrorKind::RateLimited => ErrorCode::ProviderRateLimited,
             ProviderErrorKind::StreamCut => ErrorCode::ProviderStreamCut,
+            ProviderErrorKind::ContextTooLong => ErrorCode::ContextOverflow,
             ProviderErrorKind::Server
             | ProviderErrorKind::BadRequest
             | ProviderErrorKind::Protocol

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use code_mesh_protocol::{
-    ErrorCode, Event, EventKind, Op, PermissionDecision, Role, SessionId, SessionInfo,
+    ContextState, ErrorCode, Event, EventKind, Op, PermissionDecision, Role, SessionId, SessionInfo,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::events::EventSink;
 use crate::turn::TurnRunner;
 use crate::{
-    EngineError, InstructionFile, NewSession, PermissionSettings, Provider, SandboxPolicy, Store,
-    ToolLimits, ToolRegistry, TurnHooks,
+    ContextSettings, EngineError, InstructionFile, MemoryBank, NewSession, PermissionSettings,
+    PromptMemory, Provider, SandboxPolicy, Store, ToolLimits, ToolRegistry, TurnHooks,
 };
 
 /// Everything a session runs with.
@@ -48,6 +48,14 @@ pub struct SessionConfig {
     pub hooks: Vec<Arc<dyn TurnHooks>>,
     /// Permission rules and the places they protect (see [`crate::PermissionPolicy`]).
     pub permissions: PermissionSettings,
+    /// Long-lived memory: the session's system prompt gets the user's preferences, this
+    /// repository's facts and lessons and this agent's notes from it (bounded, see
+    /// [`crate::memory_section`]). `None` leaves memory out.
+    pub memory: Option<Arc<dyn MemoryBank>>,
+    /// The agent type running the session ("coder", "tester", …), whose agent memory it reads.
+    pub agent: String,
+    /// The context window and how to keep requests inside it (see [`ContextSettings`]).
+    pub context: ContextSettings,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -83,7 +91,7 @@ impl Session {
         start: SessionStart,
     ) -> Result<(SessionHandle, SessionDriver), EngineError> {
         let resumed = matches!(start, SessionStart::Resume(_));
-        let (info, history) = match start {
+        let (info, history, context) = match start {
             SessionStart::New => {
                 let info = store
                     .create_session(NewSession {
@@ -93,7 +101,7 @@ impl Session {
                         ..NewSession::default()
                     })
                     .await?;
-                (info, Vec::new())
+                (info, Vec::new(), ContextState::default())
             }
             SessionStart::Resume(id) => {
                 let info = store
@@ -101,7 +109,9 @@ impl Session {
                     .await?
                     .ok_or_else(|| EngineError::SessionNotFound(id.clone()))?;
                 let history = store.messages(&id).await?;
-                (info, history)
+                // The same view as before: what earlier compactions pruned and summarised.
+                let context = store.context_state(&id).await?;
+                (info, history, context)
             }
         };
         let SessionInfo {
@@ -120,12 +130,33 @@ impl Session {
             resumed,
         })
         .await?;
+        let memory = match &config.memory {
+            Some(bank) => {
+                let workspace = config.workspace.display().to_string();
+                match PromptMemory::recall(bank.as_ref(), &workspace, &config.agent).await {
+                    Ok(memory) => crate::memory_section(&memory, &config.agent, crate::now_ms()),
+                    Err(err) => {
+                        sink.emit(EventKind::Warning {
+                            message: format!(
+                                "memory from earlier sessions is left out of this one: {err}"
+                            ),
+                        })
+                        .await?;
+                        String::new()
+                    }
+                }
+            }
+            None => String::new(),
+        };
         let turns_so_far = history.iter().filter(|m| m.role == Role::User).count() as u32;
-        let runner = TurnRunner::new(sink, tools, config, history, usage, turns_so_far);
+        let mut runner = TurnRunner::new(sink.clone(), tools, config, history, usage, turns_so_far);
+        runner.add_to_system_prompt(&memory);
+        runner.restore_context(context);
         let handle = SessionHandle {
             id,
             ops: OpSender(op_tx),
             events: event_rx,
+            bus: EventBus(sink.clone()),
         };
         Ok((handle, SessionDriver { ops: op_rx, runner }))
     }
@@ -137,6 +168,30 @@ pub struct SessionHandle {
     id: SessionId,
     ops: OpSender,
     events: mpsc::UnboundedReceiver<Event>,
+    bus: EventBus,
+}
+
+/// The session's live event bus: any number of extra watchers (the terminal UI's panes, the
+/// HTTP server's SSE clients) subscribe and receive the same events, in the same order, as
+/// the handle and the store. Cloneable and independent of the handle's lifetime.
+#[derive(Clone)]
+pub struct EventBus(Arc<EventSink>);
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EventBus")
+            .field(self.0.session_id())
+            .finish()
+    }
+}
+
+impl EventBus {
+    /// Every event emitted from now on. A subscriber that falls more than
+    /// [`crate::EVENT_BUS_CAPACITY`] events behind receives `Lagged(n)` and can read the
+    /// persistent events it missed from the store (`Store::events`, by `seq`).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.0.subscribe()
+    }
 }
 
 impl SessionHandle {
@@ -146,6 +201,11 @@ impl SessionHandle {
 
     pub fn submit(&self, op: Op) -> Result<(), EngineError> {
         self.ops.submit(op)
+    }
+
+    /// The live event bus, for watchers besides this handle.
+    pub fn bus(&self) -> EventBus {
+        self.bus.clone()
     }
 
     /// A cloneable sender, e.g. for a Ctrl-C handler.

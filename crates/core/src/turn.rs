@@ -3,21 +3,22 @@
 use std::sync::Arc;
 
 use code_mesh_protocol::{
-    ErrorCode, EventKind, Message, Part, PermissionDecision, PermissionSource, Role, ToolCall,
-    ToolKind, ToolResult, TurnEndReason, TurnId, Usage,
+    ContextState, ErrorCode, EventKind, Message, Part, PermissionDecision, PermissionSource, Role,
+    ToolCall, ToolKind, ToolResult, TurnEndReason, TurnId, Usage,
 };
 use futures::StreamExt;
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::{Compaction, ContextManager, Preparation, Prepared, RequestParts};
 use crate::events::EventSink;
 use crate::permission::Verdict;
 use crate::repeat::{RepeatCheck, RepeatGuard};
 use crate::session::PendingPermissions;
 use crate::{
     FileTracker, FinishReason, ModelRequest, PermissionPolicy, PermissionTarget, ProviderError,
-    SessionConfig, StoreError, Tool, ToolContext, ToolOutputSink, ToolRegistry, TurnHookContext,
-    history, now_ms, prompt,
+    ProviderErrorKind, SessionConfig, StoreError, Tool, ToolContext, ToolOutputSink, ToolRegistry,
+    TurnHookContext, now_ms, prompt,
 };
 
 pub(crate) struct TurnRunner {
@@ -36,6 +37,11 @@ pub(crate) struct TurnRunner {
     repeats: RepeatGuard,
     /// Set when a repeated failing call ends the turn: the error event's message.
     stopped: Option<String>,
+    /// Keeps requests inside the context window (pruning, summaries).
+    context: ContextManager,
+    /// A resumed session with a summary: files seen in earlier runs must be read again before
+    /// an edit (their stamps come back with the first turn's hooks).
+    reread_after_resume: bool,
 }
 
 /// How a turn ended, for `turn_finished`.
@@ -58,6 +64,28 @@ struct StepOutput {
     finish: Option<FinishReason>,
     /// `provider/model` that answered, when a failover moved the request.
     model: Option<String>,
+}
+
+impl StepOutput {
+    /// Nothing of an answer arrived.
+    fn is_empty(&self) -> bool {
+        self.text.is_empty()
+            && self.reasoning.is_empty()
+            && self.reasoning_parts.is_empty()
+            && self.calls.is_empty()
+    }
+}
+
+/// The error event of a summary request that failed.
+fn summary_failed(err: &ProviderError) -> EventKind {
+    EventKind::Error {
+        code: err.kind.code(),
+        message: format!(
+            "summarising the conversation to fit the context window failed: {}",
+            err.message
+        ),
+        hint: err.hint.clone(),
+    }
 }
 
 enum StepEnd {
@@ -95,7 +123,14 @@ impl TurnRunner {
             &config.cwd,
             &config.allowed_paths,
         );
+        let context = ContextManager::new(
+            config.context.clone(),
+            config.max_tokens,
+            ContextState::default(),
+        );
         TurnRunner {
+            context,
+            reread_after_resume: false,
             sink,
             pending: PendingPermissions::default(),
             tools,
@@ -112,10 +147,122 @@ impl TurnRunner {
         }
     }
 
-    /// `Op::Compact` between turns: summarise the older history now.
+    /// Appends a section (the memory from earlier sessions) to the system prompt.
+    pub(crate) fn add_to_system_prompt(&mut self, section: &str) {
+        self.system.push_str(section);
+    }
+
+    /// Continues from what the session's `context_compacted` events left, so a resumed
+    /// session sends the same view as before.
+    pub(crate) fn restore_context(&mut self, state: ContextState) {
+        self.reread_after_resume = state.summary.is_some();
+        self.context =
+            ContextManager::new(self.config.context.clone(), self.config.max_tokens, state);
+    }
+
+    /// `Op::Compact` between turns: summarise the history now, whatever its size. Ends with a
+    /// `context_compacted`, a warning (nothing to compact) or an error event.
     pub(crate) async fn compact_on_request(&mut self) {
-        // Replaced by the context manager.
-        self.warn("compaction is not built yet".into()).await;
+        let cancel = CancellationToken::new();
+        let specs = self.tools.specs();
+        let parts = RequestParts {
+            sink: &self.sink,
+            provider: self.config.provider.as_ref(),
+            provider_model: &self.config.provider_model,
+            temperature: self.config.temperature,
+            system: &self.system,
+            tools: &specs,
+            files: &self.files,
+            cwd: &self.config.cwd,
+            cancel: &cancel,
+        };
+        let (outcome, usage) = match self.context.compact(&self.history, &parts).await {
+            Ok(done) => done,
+            Err(err) => {
+                let _ = self
+                    .sink
+                    .emit(EventKind::Error {
+                        code: ErrorCode::Store,
+                        message: err.to_string(),
+                        hint: err.hint(),
+                    })
+                    .await;
+                return;
+            }
+        };
+        if let Some(usage) = usage {
+            self.session_usage += usage;
+            let _ = self
+                .sink
+                .emit(EventKind::UsageUpdated {
+                    usage,
+                    session_total: self.session_usage,
+                })
+                .await;
+        }
+        match outcome {
+            Compaction::Done => {}
+            Compaction::Nothing(message) => self.warn(message).await,
+            Compaction::Failed(err) => {
+                let _ = self.sink.emit(summary_failed(&err)).await;
+            }
+            Compaction::Cancelled => self.warn("compaction was cancelled".into()).await,
+        }
+    }
+
+    /// Fits the history into the context window for the next request. `None` when the turn
+    /// ends instead (its reason is set and any error reported).
+    async fn fit_context(
+        &mut self,
+        allow_summary: bool,
+        cancel: &CancellationToken,
+        summary: &mut TurnSummary,
+    ) -> Result<Option<Prepared>, StoreError> {
+        let specs = self.tools.specs();
+        let parts = RequestParts {
+            sink: &self.sink,
+            provider: self.config.provider.as_ref(),
+            provider_model: &self.config.provider_model,
+            temperature: self.config.temperature,
+            system: &self.system,
+            tools: &specs,
+            files: &self.files,
+            cwd: &self.config.cwd,
+            cancel,
+        };
+        let (outcome, usage) = self
+            .context
+            .prepare(&self.history, &parts, allow_summary)
+            .await?;
+        if let Some(usage) = usage {
+            summary.usage += usage;
+            self.session_usage += usage;
+            self.sink
+                .emit(EventKind::UsageUpdated {
+                    usage,
+                    session_total: self.session_usage,
+                })
+                .await?;
+        }
+        match outcome {
+            Preparation::Ready(prepared) => return Ok(Some(prepared)),
+            Preparation::Overflow { message, hint } => {
+                self.sink
+                    .emit(EventKind::Error {
+                        code: ErrorCode::ContextOverflow,
+                        message,
+                        hint: Some(hint),
+                    })
+                    .await?;
+                summary.reason = TurnEndReason::Failed;
+            }
+            Preparation::SummaryFailed(err) => {
+                self.sink.emit(summary_failed(&err)).await?;
+                summary.reason = TurnEndReason::Failed;
+            }
+            Preparation::Cancelled => summary.reason = TurnEndReason::Cancelled,
+        }
+        Ok(None)
     }
 
     pub(crate) async fn warn(&self, message: String) {
@@ -140,6 +287,7 @@ impl TurnRunner {
             cwd: self.config.cwd.clone(),
             files: self.files.clone(),
         };
+        let first_message = self.history.len();
         let outcome = self
             .turn_steps(turn, text, &hook_context, &cancel, &mut summary)
             .await;
@@ -155,6 +303,19 @@ impl TurnRunner {
                     message: err.to_string(),
                     hint: err.hint(),
                 })
+                .await;
+        }
+        // What the task taught (the test command, a fix), kept as project memory.
+        if let Some((outcome, lessons)) = crate::learning::learn(
+            self.history.get(first_message..).unwrap_or_default(),
+            summary.reason,
+            &self.config.workspace,
+            &self.config.cwd,
+            now_ms(),
+        ) {
+            let _ = self
+                .sink
+                .emit(EventKind::TaskOutcomeRecorded { outcome, lessons })
                 .await;
         }
         let _ = self
@@ -197,6 +358,10 @@ impl TurnRunner {
         }
         self.add_message(Role::User, parts, None, false, None)
             .await?;
+        if std::mem::take(&mut self.reread_after_resume) {
+            // Stamps of earlier runs are back; what those reads showed is in the summary only.
+            self.files.mark_all_unread();
+        }
         loop {
             if cancel.is_cancelled() {
                 summary.reason = TurnEndReason::Cancelled;
@@ -206,6 +371,10 @@ impl TurnRunner {
                 summary.reason = TurnEndReason::MaxTurns;
                 return Ok(());
             }
+            let summarized_before = self.context.summarized_through();
+            let Some(prepared) = self.fit_context(true, cancel, summary).await? else {
+                return Ok(());
+            };
             summary.steps += 1;
             self.sink
                 .emit(EventKind::RequestStarted {
@@ -214,7 +383,40 @@ impl TurnRunner {
                     model: self.config.model.clone(),
                 })
                 .await?;
-            let (output, end) = self.stream_step(cancel).await?;
+            let mut counted = prepared.counted;
+            let (mut output, mut end) = self.stream_step(cancel, prepared.messages).await?;
+            if let StepEnd::Failed(err) = &end
+                && err.kind == ProviderErrorKind::ContextTooLong
+                && output.is_empty()
+                && summary.steps < self.config.max_turns
+            {
+                // The provider counts more than the estimate did: count higher from now on,
+                // compact once more (a second summary in this step is not allowed) and retry
+                // once.
+                self.context.rejected(counted);
+                self.warn(format!(
+                    "{}; compacting the context and trying once more",
+                    err.message
+                ))
+                .await;
+                let allow_summary = self.context.summarized_through() == summarized_before;
+                let Some(prepared) = self.fit_context(allow_summary, cancel, summary).await? else {
+                    return Ok(());
+                };
+                summary.steps += 1;
+                self.sink
+                    .emit(EventKind::RequestStarted {
+                        turn,
+                        step: summary.steps,
+                        model: self.config.model.clone(),
+                    })
+                    .await?;
+                counted = prepared.counted;
+                (output, end) = self.stream_step(cancel, prepared.messages).await?;
+            }
+            if let Some(usage) = &output.usage {
+                self.context.observe(counted, usage);
+            }
             if let Some(usage) = output.usage {
                 summary.usage += usage;
                 self.session_usage += usage;
@@ -277,15 +479,17 @@ impl TurnRunner {
         }
     }
 
-    /// Sends one request and gathers its answer, reporting deltas as they arrive.
+    /// Sends one request with `messages` (the history as the context manager shaped it) and
+    /// gathers its answer, reporting deltas as they arrive.
     async fn stream_step(
         &mut self,
         cancel: &CancellationToken,
+        messages: Vec<Message>,
     ) -> Result<(StepOutput, StepEnd), StoreError> {
         let request = ModelRequest {
             model: self.config.provider_model.clone(),
             system: self.system.clone(),
-            messages: history::request_messages(&self.history),
+            messages,
             tools: self.tools.specs(),
             temperature: self.config.temperature,
             max_tokens: self.config.max_tokens,

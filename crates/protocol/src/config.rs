@@ -372,9 +372,12 @@ pub enum Wire {
 pub struct MemoryConfig {
     /// Idle time after which a session is considered over, e.g. "24h".
     pub session_timeout: Duration,
-    /// Largest context sent to the model, in tokens, e.g. "100k" or 100000.
+    /// Largest context sent to the model, in tokens, e.g. "100k" or 100000 (the model's
+    /// window applies when smaller). Old tool outputs are pruned, then older history is
+    /// summarised, before a request would exceed it.
     pub max_context_size: TokenCount,
-    /// Summarize older messages when the context fills up.
+    /// Summarize older history when pruning is not enough; with false a conversation that no
+    /// longer fits ends the turn with a `context_overflow` error.
     pub auto_summarize: bool,
     /// Where sessions and memory are kept: "sqlite".
     pub persistence: Persistence,

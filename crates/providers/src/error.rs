@@ -89,6 +89,34 @@ impl ErrorDetail {
             .filter(|code| (400..600).contains(code))
     }
 
+    /// Whether the error says the request is longer than the model's context window
+    /// (OpenAI's `context_length_exceeded`, Anthropic's "prompt is too long", Gemini's "input
+    /// token count … exceeds", vLLM's and llama.cpp's wordings).
+    pub fn is_context_overflow(&self) -> bool {
+        if [&self.code, &self.kind]
+            .into_iter()
+            .flatten()
+            .any(|s| s == "context_length_exceeded")
+        {
+            return true;
+        }
+        let message = self.message.to_ascii_lowercase();
+        [
+            "maximum context length",
+            "context length exceeded",
+            "context_length_exceeded",
+            "context window",
+            "prompt is too long",
+            "exceeds the available context size",
+            "exceeds the maximum number of tokens",
+            "input is too long",
+            "too many input tokens",
+            "reduce the length of the messages",
+        ]
+        .iter()
+        .any(|needle| message.contains(needle))
+    }
+
     fn looks_rate_limited(&self) -> bool {
         [&self.code, &self.kind]
             .into_iter()
@@ -248,6 +276,10 @@ pub(crate) fn http_status(
     if status == 429 && detail.is_quota() {
         retry::advise_no_retry();
     }
+    if matches!(status, 400 | 413 | 422) && detail.is_context_overflow() {
+        return context_too_long(settings, &format!("HTTP {status}"), &detail.message)
+            .with_status(status);
+    }
     let (kind, message, hint) = match status {
         401 | 403 => (
             ProviderErrorKind::Auth,
@@ -318,9 +350,36 @@ pub(crate) fn http_status(
         .with_hint(hint)
 }
 
+/// The request was longer than the model's context window. The engine compacts the context
+/// and retries once; the hint is for when that was not enough.
+pub(crate) fn context_too_long(
+    settings: &ProviderSettings,
+    what: &str,
+    detail: &str,
+) -> ProviderError {
+    let name = &settings.name;
+    ProviderError::new(
+        ProviderErrorKind::ContextTooLong,
+        name,
+        with_detail(
+            format!(
+                "`{name}` refused the request as longer than the model's context window ({what})"
+            ),
+            detail,
+        ),
+    )
+    .with_hint(
+        "start a new session, or set `[memory] max_context_size` to the model's real window so \
+         the context is compacted in time",
+    )
+}
+
 /// An `{"error": ...}` payload inside a stream (OpenRouter, vLLM) or a 200 JSON body.
 pub(crate) fn in_band(settings: &ProviderSettings, detail: &ErrorDetail) -> ProviderError {
     let name = &settings.name;
+    if detail.is_context_overflow() {
+        return context_too_long(settings, "an error in the stream", &detail.message);
+    }
     let (kind, hint) = match detail.status() {
         Some(401 | 403) => (ProviderErrorKind::Auth, settings.key_hint()),
         Some(429) if !detail.is_quota() => (
@@ -439,5 +498,42 @@ mod tests {
         let long = "x".repeat(1000);
         let detail = ErrorDetail::from_body(&long);
         assert_eq!(detail.message.chars().count(), MAX_DETAIL_CHARS + 1);
+    }
+
+    #[test]
+    fn requests_longer_than_the_window_are_recognised() {
+        let settings = ProviderSettings::new("openai", "http://localhost/v1");
+        let bodies = [
+            r#"{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
+            r#"[{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}]"#,
+            r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#,
+        ];
+        for body in bodies {
+            let error = http_status(&settings, 400, "application/json", body, None);
+            assert_eq!(error.kind, ProviderErrorKind::ContextTooLong, "{body}");
+            assert!(
+                error
+                    .message
+                    .contains("longer than the model's context window"),
+                "{error}"
+            );
+            assert!(!crate::fails_over(&error));
+        }
+        let other = http_status(
+            &settings,
+            400,
+            "application/json",
+            r#"{"error":{"message":"Invalid value for 'temperature'","code":"invalid_value"}}"#,
+            None,
+        );
+        assert_eq!(other.kind, ProviderErrorKind::BadRequest);
+        let streamed = in_band(
+            &settings,
+            &ErrorDetail::from_body(
+                r#"{"error":{"message":"context length exceeded","code":400}}"#,
+            ),
+        );
+        assert_eq!(streamed.kind, ProviderErrorKind::ContextTooLong);
     }
 }

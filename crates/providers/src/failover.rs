@@ -55,8 +55,13 @@ impl std::fmt::Debug for Candidate {
 }
 
 /// Whether a failure before the answer started should move the request to the next provider.
+/// A request too long for the window is not moved: the engine compacts it and retries.
 pub fn fails_over(error: &ProviderError) -> bool {
-    error.kind != ProviderErrorKind::BadRequest || error.status == Some(404)
+    match error.kind {
+        ProviderErrorKind::BadRequest => error.status == Some(404),
+        ProviderErrorKind::ContextTooLong => false,
+        _ => true,
+    }
 }
 
 /// A provider that tries its candidates in order until one answers.

@@ -26,6 +26,8 @@
 //!   [`FailoverProvider`] (the next provider when one is down), [`PricedProvider`] (costs
 //!   from the [`Catalogue`]), [`CachingProvider`] (the response cache); [`reliable_provider`]
 //!   stacks them.
+//! - [`tokenizer_for`]: exact token counts for OpenAI models (tiktoken's o200k_base and
+//!   cl100k_base through `tiktoken-rs`), the engine's calibrated estimate for other models.
 //! - Errors: every failure is a [`ProviderError`](code_mesh_core::ProviderError) with one
 //!   sentence saying what happened and a hint saying what to do; API keys never reach
 //!   `Debug` output or logs.
@@ -51,6 +53,7 @@ mod registry;
 mod resolve;
 pub mod retry;
 pub mod sse;
+mod tokenizer;
 
 pub use anthropic::{AnthropicProvider, AnthropicStreamDecoder};
 pub use cache::{CachingProvider, cache_key};
@@ -68,3 +71,4 @@ pub use registry::{
 };
 pub use resolve::{ProviderRegistry, ollama_base_url};
 pub use retry::{RetryPolicy, RetryingProvider};
+pub use tokenizer::{Encoding, Tiktoken, encoding_for_model, tokenizer_for};

@@ -1,21 +1,28 @@
-//! Measures the two store operations with performance targets (DESIGN.md): appending an event
-//! (target: under 0.2 ms) and resuming a 10,000-message session (target: under 50 ms).
+//! Measures the store operations with performance targets (DESIGN.md): appending an event
+//! (target: under 0.2 ms) and resuming a 10,000-message session (target: under 50 ms), and the
+//! same at 100,000 messages.
 //!
-//! Run: `cargo run -p code-mesh-store --release --example store_bench`
+//! Run: `cargo run -p code-mesh-store --release --example store_bench [-- SIZES...]`
+//! (`SIZES` default to `10000 100000`; `bench/store.sh` runs this and `memory_bench`).
 //!
-//! It appends 10,000 `message_added` events (user prompts, assistant answers with a tool call,
-//! tool results: about 0.5 KB of JSON each on average) three ways — the synchronous API, the
-//! async `Store` trait (`spawn_blocking`), and, for comparison, a dedicated writer thread fed
-//! by a channel — then reopens the database and loads the history.
+//! First it appends 10,000 `message_added` events (user prompts, assistant answers with a tool
+//! call, tool results: about 0.5 KB of JSON each on average) three ways — the synchronous API,
+//! the async `Store` trait (`spawn_blocking`), and, for comparison, a dedicated writer thread
+//! fed by a channel — then reopens the database and loads the history.
+//!
+//! Then, for each size, it writes a session of that many messages, measures appends to it
+//! (messages and the other stored events a turn produces) and resuming it the way the engine
+//! does: open the store afresh, `session`, `messages`, `context_state`.
 
 use std::error::Error;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use code_mesh_core::{NewSession, Store, StoreError};
+use code_mesh_core::{NewSession, RecordedEvent, Store, StoreError};
 use code_mesh_protocol::{
-    Event, EventKind, Message, Part, Role, SessionId, ToolCall, ToolResult, Usage,
+    Event, EventKind, Message, Part, Role, SessionId, ToolCall, ToolResult, TurnEndReason, TurnId,
+    Usage,
 };
 use code_mesh_store::SqliteStore;
 use tokio::sync::oneshot;
@@ -113,6 +120,23 @@ fn report(label: &str, mut latencies: Vec<Duration>) {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .map(|arg| arg.parse())
+        .collect::<Result<_, _>>()?;
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
+    compare_append_designs()?;
+    for size in sizes {
+        at_scale(size)?;
+    }
+    Ok(())
+}
+
+fn compare_append_designs() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("code-mesh.db");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -224,6 +248,132 @@ fn main() -> Result<(), Box<dyn Error>> {
         "replay: {} events loaded in {:.2} ms",
         events.len(),
         started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// The events a turn stores besides its messages, cycled through by the scaled append test.
+fn turn_event(seq: u64) -> EventKind {
+    match seq % 4 {
+        0 => EventKind::TurnStarted {
+            turn: TurnId(seq as u32),
+        },
+        1 => EventKind::ToolCallFinished {
+            call_id: format!("call_{seq}"),
+            name: "bash".to_owned(),
+            output: "test result: ok. 42 passed; 0 failed\n".repeat(4),
+            is_error: false,
+            duration_ms: 1200,
+        },
+        2 => {
+            let usage = Usage {
+                input_tokens: 1200 * seq,
+                output_tokens: 80 * seq,
+                cost_usd: Some(0.000_003 * seq as f64),
+                ..Usage::default()
+            };
+            EventKind::UsageUpdated {
+                usage,
+                session_total: usage,
+            }
+        }
+        _ => EventKind::TurnFinished {
+            turn: TurnId(seq as u32),
+            reason: TurnEndReason::Completed,
+            steps: 3,
+            usage: Usage::default(),
+        },
+    }
+}
+
+/// Appends to and resumes a session of `size` messages.
+fn at_scale(size: u64) -> Result<(), Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("code-mesh.db");
+    let store = SqliteStore::open(&path)?;
+    let started = Instant::now();
+    let recorded: Vec<RecordedEvent> = (1..=size)
+        .map(|seq| RecordedEvent {
+            at: 1_764_245_000_000 + seq,
+            kind: EventKind::MessageAdded {
+                message: message(seq),
+            },
+        })
+        .collect();
+    let id = store
+        .create_session_with_events_blocking(new_session("scale"), recorded)?
+        .id;
+    println!(
+        "\n{size} messages: written in one transaction in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Appends as a turn makes them: every other event a message, the rest turn events.
+    const APPENDS: u64 = 2_000;
+    let mut messages = Vec::new();
+    let mut others = Vec::new();
+    for n in 1..=APPENDS {
+        let seq = size + n;
+        let (kind, into) = if n % 2 == 0 {
+            let message_seq = size + n / 2;
+            (
+                EventKind::MessageAdded {
+                    message: message(message_seq),
+                },
+                &mut messages,
+            )
+        } else {
+            (turn_event(n), &mut others)
+        };
+        let event = Event {
+            seq,
+            session_id: id.clone(),
+            at: 1_764_245_000_000 + seq,
+            kind,
+        };
+        let started = Instant::now();
+        store.append_event_blocking(&event)?;
+        into.push(started.elapsed());
+    }
+    report(&format!("message_added, session of {size}"), messages);
+    report(&format!("other events, session of {size}"), others);
+    drop(store);
+
+    let size_mib = (std::fs::metadata(&path)?.len()
+        + std::fs::metadata(dir.path().join("code-mesh.db-wal")).map_or(0, |m| m.len()))
+        as f64
+        / (1024.0 * 1024.0);
+    println!("database: {size_mib:.1} MiB with WAL");
+
+    // Resume as `Session::open` does, five times; the page cache is warm after the first.
+    let mut totals = Vec::new();
+    for round in 0..5 {
+        let started = Instant::now();
+        let store = SqliteStore::open(&path)?;
+        let opened = started.elapsed();
+        let info = store
+            .session_blocking(&id)?
+            .ok_or_else(|| StoreError::new("session vanished"))?;
+        let history = store.messages_blocking(&id)?;
+        let loaded = started.elapsed();
+        store.context_state_blocking(&id)?;
+        let total = started.elapsed();
+        assert_eq!(history.len() as u64, info.message_count);
+        println!(
+            "resume {round}: open {:.2} ms, + session and {} messages {:.2} ms, \
+             + context state: total {:.2} ms",
+            opened.as_secs_f64() * 1e3,
+            history.len(),
+            (loaded - opened).as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3,
+        );
+        totals.push(total);
+    }
+    totals.sort();
+    println!(
+        "resume {size}: median {:.2} ms, worst {:.2} ms",
+        totals[2].as_secs_f64() * 1e3,
+        totals[4].as_secs_f64() * 1e3
     );
     Ok(())
 }

@@ -160,7 +160,8 @@ pub(crate) fn append(
             })
             .map_err(fail)?;
         }
-        EventKind::SessionStarted { model, .. } => {
+        // An empty model names none: the session keeps its last (as `SessionState` does).
+        EventKind::SessionStarted { model, .. } if !model.is_empty() => {
             tx.prepare_cached("UPDATE sessions SET model = ?2 WHERE id = ?1")
                 .and_then(|mut update| update.execute(params![id, model]))
                 .map_err(fail)?;

@@ -35,22 +35,59 @@ impl SqliteStore {
         })
     }
 
-    /// Entries matching `query`: by BM25 rank when it has words, newest first otherwise.
+    /// Entries matching `query`. With words: the entries holding every word first, then
+    /// those holding only some, each group by BM25 rank (rarer words and shorter entries
+    /// first). Without words: newest first.
+    ///
+    /// Entries with every word are found with an FTS5 AND query, cheap even for common words;
+    /// ranking all entries with any word (the OR query) costs about 1 µs per matching entry,
+    /// so it only runs when the AND query found fewer than the limit.
     pub fn recall_blocking(&self, query: &MemoryQuery) -> Result<Vec<MemoryHit>, StoreError> {
         let now = now_ms();
         let limit = code_mesh_core::memory::limit(query);
+        let text = query.text.as_deref().unwrap_or("");
+        let words = fts_words(text);
+        if words.is_empty() {
+            if !text.trim().is_empty() {
+                // Words made only of punctuation match nothing.
+                return Ok(Vec::new());
+            }
+            return self.select_hits(None, query, limit, now);
+        }
+        let mut hits = self.select_hits(Some(&words.join(" ")), query, limit, now)?;
+        if words.len() > 1 && hits.len() < limit {
+            // The best entries with some of the words; at most `hits.len()` of them are
+            // already there.
+            let some = self.select_hits(Some(&words.join(" OR ")), query, limit, now)?;
+            for hit in some {
+                if hits.len() == limit {
+                    break;
+                }
+                if !hits.iter().any(|known| known.entry.id == hit.entry.id) {
+                    hits.push(hit);
+                }
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Up to `limit` entries passing the query's filters: those matching the FTS5 query
+    /// `fts` by rank, or, without one, newest first.
+    fn select_hits(
+        &self,
+        fts: Option<&str>,
+        query: &MemoryQuery,
+        limit: usize,
+        now: u64,
+    ) -> Result<Vec<MemoryHit>, StoreError> {
         let mut sql = String::new();
         let mut values: Vec<Box<dyn ToSql>> = Vec::new();
-        let fts = query.text.as_deref().and_then(fts_query);
         if let Some(fts) = fts {
             sql.push_str(&format!(
                 "SELECT {ENTRY_COLUMNS}, bm25(memories_fts) AS rank FROM memories_fts \
                  JOIN memories m ON m.id = memories_fts.rowid WHERE memories_fts MATCH ?"
             ));
-            values.push(Box::new(fts));
-        } else if query.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-            // Words made only of punctuation match nothing.
-            return Ok(Vec::new());
+            values.push(Box::new(fts.to_owned()));
         } else {
             sql.push_str(&format!(
                 "SELECT {ENTRY_COLUMNS}, 0.0 AS rank FROM memories m WHERE 1"
@@ -80,9 +117,10 @@ impl SqliteStore {
             sql.push_str(" AND (m.expires_at IS NULL OR m.expires_at > ?)");
             values.push(Box::new(now));
         }
-        if query.text.is_some() {
+        if fts.is_some() {
             sql.push_str(" ORDER BY rank, m.id DESC LIMIT ?");
         } else {
+            // Served by `memories_by_time`, read backwards until the limit is reached.
             sql.push_str(" ORDER BY m.created_at DESC, m.id DESC LIMIT ?");
         }
         values.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -162,16 +200,14 @@ pub(crate) fn insert(
         .map_err(|err| error::unstorable(path, "a memory entry id", err))
 }
 
-/// The FTS5 query for free text: each word quoted (so no input is FTS5 syntax) and joined
-/// with OR, letting BM25 rank entries that hold more of the words, and rarer ones, first.
-/// `None` when the text has no words.
-fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric() && c != '_')
+/// The words of free text as FTS5 strings: each quoted, so that no input is FTS5 syntax
+/// (`AND`, `NEAR(`, `*`, `col:`, quotes). Joined with spaces they make an AND query, with
+/// ` OR ` an OR query; either way BM25 ranks rarer words higher.
+fn fts_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '_')
         .filter(|word| !word.is_empty())
         .map(|word| format!("\"{word}\""))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" OR "))
+        .collect()
 }
 
 fn marks(count: usize) -> String {

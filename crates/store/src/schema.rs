@@ -6,7 +6,7 @@
 //! write lock (up to the busy timeout), then finds the migrations done and skips them.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use code_mesh_core::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -106,13 +106,16 @@ const MIGRATIONS: &[&str] = &[
     // is unique per scope, project, agent and key (lessons are keyed so a newer lesson on the
     // same thing replaces the older). `memories_fts` is an external-content FTS5 index over
     // `content` (porter stemming, so "tests" finds "test"), kept in step by triggers; recall
-    // ranks with its `bm25()`.
+    // ranks with its `bm25()`. Ids are never reused (AUTOINCREMENT): `memory forget ID` must
+    // not remove an entry that took the id of one forgotten or replaced since it was listed.
+    // `memories_by_time` serves listings (newest first, read backwards until the limit);
+    // `memories_by_expiry` the purge of expired entries that every `remember` runs.
     "
     ALTER TABLE sessions ADD COLUMN agent TEXT;
     ALTER TABLE sessions ADD COLUMN context TEXT NOT NULL DEFAULT '{}';
 
     CREATE TABLE memories (
-        id             INTEGER PRIMARY KEY,
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
         scope          TEXT NOT NULL,
         kind           TEXT NOT NULL,
         project        TEXT,
@@ -125,7 +128,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX memories_by_key
         ON memories(scope, IFNULL(project, ''), IFNULL(agent, ''), key) WHERE key IS NOT NULL;
-    CREATE INDEX memories_by_project ON memories(project, created_at);
+    CREATE INDEX memories_by_time ON memories(created_at);
     CREATE INDEX memories_by_expiry ON memories(expires_at) WHERE expires_at IS NOT NULL;
 
     CREATE VIRTUAL TABLE memories_fts USING fts5(
@@ -156,10 +159,19 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| fail("opening the database", e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| fail("setting the busy timeout", e))?;
-    // Returns the mode now in force; a file that is not a database fails here.
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(|e| fail("switching to WAL mode", e))?;
+    // Returns the mode now in force; a file that is not a database fails here. Switching a
+    // new file to WAL takes an exclusive lock without calling the busy handler, so another
+    // connection opening the same new file at that moment makes it fail at once with
+    // `SQLITE_BUSY`: wait and retry, as the busy timeout would.
+    let started = Instant::now();
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)) {
+            Err(err) if is_busy(&err) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => break result.map_err(|e| fail("switching to WAL mode", e))?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::new(format!(
             "the database at `{}` could not be switched to WAL mode (it is in `{mode}` mode)",
@@ -171,6 +183,13 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
         .map_err(|e| fail("configuring the connection", e))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Brings the schema up to [`SCHEMA_VERSION`] in one transaction; a no-op when it is there.

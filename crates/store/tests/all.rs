@@ -3,10 +3,20 @@
 
 #[path = "all/append.rs"]
 mod append;
+#[path = "all/concurrency.rs"]
+mod concurrency;
 #[path = "all/crash.rs"]
 mod crash;
+#[path = "all/lifecycle.rs"]
+mod lifecycle;
+#[path = "all/memory.rs"]
+mod memory;
+#[path = "all/migrate.rs"]
+mod migrate;
 #[path = "all/open.rs"]
 mod open;
+#[path = "all/replay.rs"]
+mod replay;
 #[path = "all/roundtrip.rs"]
 mod roundtrip;
 #[path = "all/sessions.rs"]

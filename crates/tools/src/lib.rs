@@ -38,6 +38,7 @@ mod glob;
 mod grep;
 mod html;
 mod ls;
+mod memory;
 mod multiedit;
 mod output;
 mod paths;
@@ -66,6 +67,9 @@ pub use edit::EditTool;
 pub use glob::GlobTool;
 pub use grep::GrepTool;
 pub use ls::LsTool;
+pub use memory::{
+    MAX_MEMORY_CONTENT_BYTES, RecallTool, RememberTool, check_memory_content, parse_ttl,
+};
 pub use multiedit::MultiEditTool;
 pub use project::{ProjectSettings, ProjectTool};
 pub use read::ReadTool;
@@ -84,7 +88,8 @@ pub fn builtin_tools() -> ToolRegistry {
 }
 
 /// [`builtin_tools`] with the configurable tools set up from `settings`; the project tools
-/// (`run_tests`, `build`, `lint`, `format`), `todo` and `web_fetch` come last.
+/// (`run_tests`, `build`, `lint`, `format`), `todo` and `web_fetch` come last, then
+/// `remember` and `recall` when the settings give a memory bank.
 pub fn builtin_tools_with(settings: &ToolSettings) -> ToolRegistry {
     let mut registry = ToolRegistry::new();
     registry.register(Arc::new(ReadTool));
@@ -118,6 +123,10 @@ pub fn builtin_tools_with(settings: &ToolSettings) -> ToolRegistry {
         None => TodoTool::in_memory(),
     }));
     registry.register(Arc::new(WebFetchTool::new(settings.web_allow.clone())));
+    if let Some(bank) = &settings.memory {
+        registry.register(Arc::new(RememberTool::new(bank.clone(), &settings.agent)));
+        registry.register(Arc::new(RecallTool::new(bank.clone(), &settings.agent)));
+    }
     registry
 }
 
@@ -206,5 +215,28 @@ mod tests {
             assert_eq!(kind(name), ToolKind::Execute, "{name}");
         }
         assert_eq!(kind("todo"), ToolKind::Read, "todo touches no project file");
+    }
+
+    #[test]
+    fn memory_tools_come_last_and_only_with_a_bank() {
+        let settings = ToolSettings {
+            memory: Some(Arc::new(code_mesh_core::MemoryStore::new())),
+            ..ToolSettings::default()
+        };
+        let registry = builtin_tools_with(&settings);
+        let names = registry.names();
+        assert_eq!(names[names.len() - 2..], ["remember", "recall"]);
+        for name in ["remember", "recall"] {
+            let tool = registry.get(name).unwrap();
+            assert_eq!(
+                tool.kind(),
+                ToolKind::Read,
+                "{name} writes no workspace file"
+            );
+            let spec = tool.spec();
+            assert_eq!(spec.parameters["additionalProperties"], false, "{name}");
+            assert!(spec.description.len() > 200, "{name}");
+        }
+        assert!(!builtin_tools().names().contains(&"recall".to_string()));
     }
 }

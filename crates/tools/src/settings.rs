@@ -1,13 +1,18 @@
 //! What the CLI tells the tools when it builds the registry.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use code_mesh_core::MemoryBank;
 use code_mesh_protocol::config::ToolsConfig;
 
 use crate::project::ProjectSettings;
 
+/// The agent type tools work for when the settings name none.
+pub const DEFAULT_AGENT: &str = "coder";
+
 /// Settings of the configurable built-in tools, for [`crate::builtin_tools_with`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ToolSettings {
     /// Where `todo` keeps each session's list (`<dir>/<session>.json`); `None` keeps the lists
     /// in memory for the life of the registry.
@@ -19,6 +24,38 @@ pub struct ToolSettings {
     /// The session's working directory, from which permission prompts preview the project
     /// tools' commands; `None` uses the process's current directory.
     pub cwd: Option<PathBuf>,
+    /// Where `remember` and `recall` keep and search long-lived memory; the two tools are
+    /// registered only when there is one.
+    pub memory: Option<Arc<dyn MemoryBank>>,
+    /// The agent type the tools work for: `remember {scope: "agent"}` files notes under it
+    /// and `recall` sees its notes (default "coder").
+    pub agent: String,
+}
+
+impl Default for ToolSettings {
+    fn default() -> Self {
+        ToolSettings {
+            todo_dir: None,
+            project: ProjectSettings::default(),
+            web_allow: Vec::new(),
+            cwd: None,
+            memory: None,
+            agent: DEFAULT_AGENT.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ToolSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSettings")
+            .field("todo_dir", &self.todo_dir)
+            .field("project", &self.project)
+            .field("web_allow", &self.web_allow)
+            .field("cwd", &self.cwd)
+            .field("memory", &self.memory.is_some())
+            .field("agent", &self.agent)
+            .finish()
+    }
 }
 
 impl ToolSettings {
@@ -34,6 +71,7 @@ impl ToolSettings {
             },
             web_allow: config.web_allow.clone(),
             cwd: Some(cwd.to_path_buf()),
+            ..ToolSettings::default()
         }
     }
 }

@@ -107,6 +107,12 @@ pub(crate) fn check_unchanged(
     display: &str,
     contents: &[u8],
 ) -> Result<(), ToolError> {
+    if context.files.needs_reread(path) {
+        return Err(ToolError::new(format!(
+            "`{display}` was read before the conversation was summarised, so its exact content \
+             is no longer in your context; read it again before editing it"
+        )));
+    }
     let Some(seen) = context.files.get(path) else {
         return Ok(());
     };

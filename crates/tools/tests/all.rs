@@ -10,6 +10,7 @@ mod git;
 mod glob;
 mod grep;
 mod ls;
+mod memory;
 mod multiedit;
 mod paths;
 mod project;

@@ -152,3 +152,31 @@ async fn the_watch_reports_changed_and_deleted_files_before_a_turn() {
     workspace.ok("read", json!({"path": "a.txt"})).await;
     assert_eq!(watch.before_turn(&context).await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn after_a_summary_files_read_before_it_must_be_read_again_before_an_edit() {
+    let workspace = Workspace::new();
+    workspace.write("src/lib.rs", "fn a() {}\n");
+    workspace.write("new.rs", "x\n");
+    workspace.ok("read", json!({"path": "src/lib.rs"})).await;
+    // The context manager summarised the conversation: the read is gone from the context.
+    workspace.context.files.mark_all_unread();
+    let edit = json!({"path": "src/lib.rs", "old_string": "fn a() {}", "new_string": "fn c() {}"});
+    let error = workspace.err("edit", edit.clone()).await;
+    assert!(
+        error.contains("`src/lib.rs` was read before the conversation was summarised"),
+        "{error}"
+    );
+    assert!(error.contains("read it again before editing it"), "{error}");
+    assert_eq!(workspace.read("src/lib.rs"), "fn a() {}\n");
+    // A file never seen before the summary is not held back.
+    workspace
+        .ok(
+            "edit",
+            json!({"path": "new.rs", "old_string": "x", "new_string": "y"}),
+        )
+        .await;
+    workspace.ok("read", json!({"path": "src/lib.rs"})).await;
+    workspace.ok("edit", edit).await;
+    assert_eq!(workspace.read("src/lib.rs"), "fn c() {}\n");
+}

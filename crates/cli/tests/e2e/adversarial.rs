@@ -15,7 +15,7 @@ use code_mesh_testkit::{ScriptedServer, ToolCall, Turn};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::harness::{Outcome, assert_verified, serve};
+use crate::harness::{Outcome, assert_verified, check_replay, serve};
 
 const SECRET_KEY: &str = "FAKE-PRIVATE-KEY-7f3a9c";
 const OUTSIDE_TEXT: &str = "TOP-SECRET-OUTSIDE-41d2";
@@ -91,6 +91,21 @@ impl Arena {
             }
         }
         Run { outcome, results }
+    }
+}
+
+/// The replay check every scenario ends with.
+impl Drop for Arena {
+    fn drop(&mut self) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_code-mesh"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("home"))
+            .env("CODE_MESH_HOME", self.path("code-mesh-home"))
+            .current_dir(self.project())
+            .stdin(Stdio::null());
+        check_replay(command, &self.path("code-mesh-home/data/code-mesh.db"));
     }
 }
 

@@ -79,6 +79,37 @@ impl Project {
     }
 }
 
+/// Every scenario ends with a replay check (see [`check_replay`]).
+impl Drop for Project {
+    fn drop(&mut self) {
+        check_replay(
+            self.command(None),
+            &self.code_mesh_home().join("data/code-mesh.db"),
+        );
+    }
+}
+
+/// The check after every scenario: each session of the database, rebuilt from its events
+/// alone (`code-mesh sessions replay --all`, run with `command`'s environment), must equal
+/// what is stored. Skipped when there is no database or the test is already failing.
+pub fn check_replay(mut command: Command, database: &Path) {
+    if std::thread::panicking() || !database.exists() {
+        return;
+    }
+    let replay = Outcome::from(
+        command
+            .args(["sessions", "replay", "--all"])
+            .output()
+            .unwrap(),
+    );
+    if replay.code != Some(0) {
+        panic!(
+            "the replay check after this scenario failed (exit {:?})\n--- stdout\n{}\n--- stderr\n{}",
+            replay.code, replay.stdout, replay.stderr
+        );
+    }
+}
+
 pub fn serve(turns: Vec<Turn>) -> BackgroundServer {
     ScriptedServer::start_in_background(turns.into_iter().collect::<Script>()).unwrap()
 }

@@ -2,6 +2,9 @@
 //! the in-memory store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bus;
+mod context;
+mod learning;
 mod permissions;
 mod support;
 mod turn_loop;

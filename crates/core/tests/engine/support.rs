@@ -201,6 +201,9 @@ pub fn config(provider: Arc<ScriptedProvider>, auto_approve: bool) -> SessionCon
         sandbox: Default::default(),
         hooks: Vec::new(),
         permissions: Default::default(),
+        memory: None,
+        agent: "coder".into(),
+        context: Default::default(),
     }
 }
 

@@ -158,6 +158,10 @@ pub(crate) fn http_status(
     };
     let request_id = request_id_of(body).or_else(|| header_request_id.map(str::to_owned));
     let what = format!("HTTP {status}");
+    if matches!(status, 400 | 413) && detail.is_context_overflow() {
+        return crate::error::context_too_long(settings, &what, &detail.message)
+            .with_status(status);
+    }
     let (kind, message, hint) = classify(settings, status, &what, retry_after);
     ProviderError::new(
         kind,
@@ -181,6 +185,9 @@ pub(crate) fn in_band(
         .and_then(status_of_type)
         .unwrap_or(500);
     let what = format!("`{error_type}` in the stream");
+    if detail.is_context_overflow() {
+        return crate::error::context_too_long(settings, &what, &detail.message);
+    }
     let (kind, message, hint) = classify(settings, status, &what, None);
     ProviderError::new(kind, &settings.name, sentence(message, request_id, detail)).with_hint(hint)
 }
