@@ -27,6 +27,7 @@
 
 mod apply;
 mod cache;
+mod checkpoint;
 mod error;
 mod memory;
 mod schema;

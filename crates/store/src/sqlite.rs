@@ -10,6 +10,7 @@ use code_mesh_core::{NewSession, RecordedEvent, Store, StoreError, now_ms};
 use code_mesh_protocol::{ContextState, Event, EventKind, Message, SessionId, SessionInfo, Usage};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use crate::checkpoint::{Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES};
 use crate::{apply, error, schema};
 
 /// The columns [`session_from_row`] reads, in its order. A macro so that the queries using it
@@ -46,6 +47,8 @@ struct Inner {
     /// Everything else. Each query is its own read transaction, so it sees every commit made
     /// before it started, whichever connection or process made it.
     reader: Mutex<Connection>,
+    /// Checkpoints the WAL in the background instead of inside appends.
+    checkpoints: Checkpointer,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -81,15 +84,28 @@ impl SqliteStore {
         }
         let mut writer = schema::connect(&path)?;
         schema::migrate(&path, &mut writer)?;
+        // PRAGMA arguments cannot be bound; the value is a constant.
+        writer
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {FALLBACK_AUTOCHECKPOINT_PAGES}"
+            ))
+            .map_err(|err| error::sqlite(&path, "configuring checkpoints", &err))?;
         let reader = schema::connect(&path)?;
         tracing::debug!(path = %path.display(), "opened session store");
         Ok(SqliteStore {
             inner: Arc::new(Inner {
+                checkpoints: Checkpointer::new(&path),
                 path,
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
             }),
         })
+    }
+
+    /// WAL checkpoints completed by the background checkpointer (for tests and benchmarks).
+    #[doc(hidden)]
+    pub fn background_checkpoints(&self) -> u32 {
+        self.inner.checkpoints.done()
     }
 
     /// The database file.
@@ -241,7 +257,10 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
         apply::append(&tx, &self.inner.path, &encoded)?;
-        tx.commit().map_err(fail)
+        tx.commit().map_err(fail)?;
+        drop(conn);
+        self.inner.checkpoints.committed();
+        Ok(())
     }
 
     /// Creates a session and appends `events` (numbered from 1) in one transaction.

@@ -194,3 +194,24 @@ fn events_update_model_usage_and_times() {
     expected.last_event_seq = 4;
     assert_eq!(store.session_blocking(&id).unwrap(), Some(expected));
 }
+
+#[test]
+fn the_wal_is_checkpointed_in_the_background_not_by_appends() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let id = store.create_session_blocking(new_session("/w")).unwrap().id;
+    assert_eq!(store.background_checkpoints(), 0);
+    let body = "x".repeat(2000);
+    for seq in 1..=1000u64 {
+        store
+            .append_event_blocking(&event(&id, seq, seq, warning(&body)))
+            .unwrap();
+    }
+    // Two requests were made (after 500 and 1,000 commits); wait for the thread, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while store.background_checkpoints() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(store.background_checkpoints() >= 1);
+    assert_eq!(store.events_blocking(&id).unwrap().len(), 1000);
+}
