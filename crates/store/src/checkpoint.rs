@@ -53,7 +53,7 @@ impl Checkpointer {
     /// Counts a commit, and asks for a checkpoint when enough have been made.
     pub(crate) fn committed(&self) {
         let commits = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-        if commits % CHECKPOINT_EVERY == 0 {
+        if commits.is_multiple_of(CHECKPOINT_EVERY) {
             self.request();
         }
     }
