@@ -238,7 +238,11 @@ fn expiry(at: u64, now: u64) -> String {
     if at <= now {
         return "expired".into();
     }
-    let ago = describe_age(at, now);
+    if at - now < 60_000 {
+        return "expires in less than a minute".into();
+    }
+    // Rounded up to the minute: "30d" just stored still shows as 30 days, not 29.
+    let ago = describe_age(at.saturating_add(59_999), now);
     match ago.strip_suffix(" ago") {
         Some(span) => format!("expires in {span}"),
         None => "expires in less than a minute".into(),
@@ -253,6 +257,7 @@ mod tests {
     fn expiry_reads_forward() {
         let day = 86_400_000;
         assert_eq!(expiry(30 * day, 0), "expires in 30 days");
+        assert_eq!(expiry(30 * day, 5), "expires in 30 days");
         assert_eq!(expiry(30_000, 0), "expires in less than a minute");
         assert_eq!(expiry(5, 10), "expired");
     }

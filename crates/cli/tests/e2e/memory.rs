@@ -282,9 +282,7 @@ fn expired_entries_are_neither_listed_nor_recalled_nor_prompted() {
     );
     search.assert_code(0);
     assert!(
-        search
-            .stdout
-            .contains("until Friday. (expires in 23 hours)"),
+        search.stdout.contains("until Friday. (expires in 1 day)"),
         "{}",
         search.stdout
     );
