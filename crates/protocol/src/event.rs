@@ -1,6 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Lesson, Message, PermissionDecision, SessionId, TaskOutcome, ToolKind, TurnId, Usage};
+use crate::{
+    AgentId, AgentInfo, AgentOutcome, Lesson, Message, PermissionDecision, SessionId, TaskId,
+    TaskInfo, TaskOutcome, ToolKind, TurnId, Usage,
+};
 
 /// Something the engine reports. `run --json` prints one per line; the store appends the
 /// persistent ones, so a session can be rebuilt from its events.
@@ -142,6 +145,32 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         lessons: Vec<Lesson>,
     },
+    /// An agent of a multi-agent run started (its conversation is in its own child session).
+    AgentSpawned { agent: AgentInfo },
+    /// An agent stopped; `succeeded` says whether it finished its work.
+    AgentTerminated {
+        agent: AgentId,
+        succeeded: bool,
+        outcome: AgentOutcome,
+    },
+    /// A task joined the run's task graph (waiting for its dependencies and a free slot).
+    TaskCreated { task: TaskInfo },
+    /// An agent started working on a task.
+    TaskStarted { task: TaskId, agent: AgentId },
+    /// A task finished with its agent's answer.
+    TaskCompleted { task: TaskId, outcome: AgentOutcome },
+    /// A task failed (its agent failed, timed out, or a dependency failed); `reason` says which.
+    TaskFailed { task: TaskId, reason: String },
+    /// One agent's message to another (`to`), to every agent (`to` absent), or to a topic's
+    /// subscribers.
+    AgentMessage {
+        from: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<AgentId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        text: String,
+    },
     /// The turn ended.
     TurnFinished {
         turn: TurnId,
@@ -187,6 +216,13 @@ impl EventKind {
             EventKind::ResponseCacheHit { .. } => "response_cache_hit",
             EventKind::ContextCompacted { .. } => "context_compacted",
             EventKind::TaskOutcomeRecorded { .. } => "task_outcome_recorded",
+            EventKind::AgentSpawned { .. } => "agent_spawned",
+            EventKind::AgentTerminated { .. } => "agent_terminated",
+            EventKind::TaskCreated { .. } => "task_created",
+            EventKind::TaskStarted { .. } => "task_started",
+            EventKind::TaskCompleted { .. } => "task_completed",
+            EventKind::TaskFailed { .. } => "task_failed",
+            EventKind::AgentMessage { .. } => "agent_message",
             EventKind::TurnFinished { .. } => "turn_finished",
         }
     }

@@ -9,6 +9,7 @@
 //! This crate is pure data: it depends on serde only and performs no I/O, so it builds for
 //! every target, `wasm32-unknown-unknown` included.
 
+mod agent;
 pub mod config;
 mod event;
 mod ids;
@@ -19,6 +20,9 @@ mod session;
 mod tool;
 mod usage;
 
+pub use agent::{
+    AgentId, AgentInfo, AgentOutcome, AgentProfile, AgentType, TaskId, TaskInfo, TaskState,
+};
 pub use event::{CompactionMode, ErrorCode, Event, EventKind, PermissionSource, TurnEndReason};
 pub use ids::{SessionId, TurnId};
 pub use memory::{

@@ -90,3 +90,53 @@ fn deltas_are_transient_and_messages_are_not() {
         .is_transient()
     );
 }
+
+#[test]
+fn memory_and_agent_events_keep_their_json_names() {
+    let kinds = vec![
+        (
+            EventKind::ContextCompacted {
+                mode: CompactionMode::Summarized,
+                through_seq: 7,
+                summary: Some("## Goal".into()),
+                pruned_outputs: 2,
+                tokens_before: 900,
+                tokens_after: 300,
+            },
+            json!({"type":"context_compacted","mode":"summarized","through_seq":7,
+                   "summary":"## Goal","pruned_outputs":2,"tokens_before":900,"tokens_after":300}),
+        ),
+        (
+            EventKind::SessionForked {
+                parent_id: SessionId::from("ses_p"),
+                through_seq: 4,
+            },
+            json!({"type":"session_forked","parent_id":"ses_p","through_seq":4}),
+        ),
+        (
+            EventKind::TaskStarted {
+                task: TaskId("task_1".into()),
+                agent: AgentId("agent_2".into()),
+            },
+            json!({"type":"task_started","task":"task_1","agent":"agent_2"}),
+        ),
+        (
+            EventKind::AgentMessage {
+                from: AgentId("agent_1".into()),
+                to: None,
+                topic: Some("api".into()),
+                text: "schema changed".into(),
+            },
+            json!({"type":"agent_message","from":"agent_1","topic":"api","text":"schema changed"}),
+        ),
+    ];
+    for (kind, expected) in kinds {
+        let value = serde_json::to_value(&kind).unwrap();
+        assert_eq!(value, expected);
+        let back: EventKind = serde_json::from_value(value).unwrap();
+        assert_eq!(back, kind);
+    }
+    assert_eq!(AgentType::from_name("devops"), Some(AgentType::DevOps));
+    assert_eq!(AgentType::ALL.len(), 10);
+    assert_eq!(MemoryScope::from_name("agent"), Some(MemoryScope::Agent));
+}
