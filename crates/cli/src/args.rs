@@ -68,6 +68,30 @@ pub enum Command {
         #[command(subcommand)]
         command: MemoryCommand,
     },
+    /// List and show the agent profiles: the built-in specialists, `[agents.profiles.NAME]`
+    /// tables and `.code-mesh/agents/NAME.md` files.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// One line per profile: name, model, tools, origin and description.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one profile, including its full prompt and tools.
+    Show {
+        /// The profile's name, e.g. `reviewer`.
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,12 @@
 //! store into the engine, and prints the engine's events. Everything it does goes through the
 //! engine's Op/Event API; nothing here reaches into provider or store internals.
 
+mod agents;
 mod args;
 mod auth;
 mod config_cmd;
 mod exit;
+mod hierarchical;
 mod memory;
 mod models;
 mod output;
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Auth { command }) => auth::auth(&cli.global, command),
         Some(Command::Undo(args)) => undo::undo(&cli.global, args),
         Some(Command::Memory { command }) => memory::memory(&cli.global, command),
+        Some(Command::Agents { command }) => agents::agents(&cli.global, command),
         None => Err(CliError::usage(
             "the terminal UI is not part of this build yet",
             "give a task with `code-mesh run \"…\"`; `code-mesh --help` lists the commands",

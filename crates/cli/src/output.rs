@@ -12,14 +12,25 @@ pub struct EventPrinter {
     at_line_start: bool,
     /// Whether the user is shown a fresh-line separator before the next text.
     wrote_text: bool,
+    /// The agent profile of each task of an orchestrated run, for its progress lines.
+    task_agents: std::collections::HashMap<String, String>,
 }
 
 impl EventPrinter {
+    /// `task_2 [tester]`, or the bare id of a task this printer never saw created.
+    fn task_label(&self, task: &str) -> String {
+        match self.task_agents.get(task) {
+            Some(agent) => format!("{task} [{agent}]"),
+            None => task.to_owned(),
+        }
+    }
+
     pub fn new(json: bool) -> Self {
         EventPrinter {
             json,
             at_line_start: true,
             wrote_text: false,
+            task_agents: std::collections::HashMap::new(),
         }
     }
 
@@ -111,6 +122,37 @@ impl EventPrinter {
                         *tokens_before,
                         *tokens_after
                     )
+                );
+            }
+            EventKind::TaskCreated { task } => {
+                self.end_text_line();
+                self.task_agents
+                    .insert(task.id.0.clone(), task.agent.clone());
+                eprintln!(
+                    "{} [{}] created: {}",
+                    task.id,
+                    task.agent,
+                    one_line(&task.description, 120)
+                );
+            }
+            EventKind::TaskStarted { task, .. } => {
+                self.end_text_line();
+                eprintln!("{} started", self.task_label(&task.0));
+            }
+            EventKind::TaskCompleted { task, outcome } => {
+                self.end_text_line();
+                let spent = match outcome.usage.cost_usd {
+                    Some(cost) => dollars(cost).trim_start_matches(", ").to_owned(),
+                    None => format!("{} tokens", outcome.usage.total_tokens()),
+                };
+                eprintln!("{} done ({spent})", self.task_label(&task.0));
+            }
+            EventKind::TaskFailed { task, reason } => {
+                self.end_text_line();
+                eprintln!(
+                    "{} failed: {}",
+                    self.task_label(&task.0),
+                    one_line(reason, 200)
                 );
             }
             EventKind::TaskOutcomeRecorded { lessons, .. } => {

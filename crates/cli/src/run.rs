@@ -71,13 +71,16 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
 
 /// Refuses what this version cannot do yet, rather than pretending to do it.
 fn check_supported(args: &RunArgs) -> Result<(), CliError> {
-    if let Some(strategy) = args.strategy.filter(|s| *s != StrategyArg::Single) {
+    if let Some(strategy) = args
+        .strategy
+        .filter(|s| !matches!(s, StrategyArg::Single | StrategyArg::Hierarchical))
+    {
         return Err(CliError::usage(
             format!(
-                "the `{}` strategy is not supported yet; this version runs one agent (`single`)",
+                "the `{}` strategy is not supported yet; this version runs `single` and `hierarchical`",
                 strategy.name()
             ),
-            "drop --strategy, or pass --strategy single",
+            "pass --strategy single or --strategy hierarchical",
         ));
     }
     if args.agents.is_some_and(|n| n != 1) {
@@ -119,12 +122,19 @@ fn read_prompt(args: &RunArgs) -> Result<String, CliError> {
 
 async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exit, CliError> {
     let config = &context.loaded.config;
-    if config.agents.default_strategy != Strategy::Single {
+    let hierarchical = config.agents.default_strategy == Strategy::Hierarchical;
+    if !matches!(
+        config.agents.default_strategy,
+        Strategy::Single | Strategy::Hierarchical
+    ) {
         let origin = describe_origin(context.loaded.origin("agents.default_strategy"));
         eprintln!(
             "warning: `agents.default_strategy` ({origin}) asks for a strategy this version does not run yet; running `single`"
         );
     }
+    // The single agent is the `coder` profile (built-in, or as config and agent files set it).
+    let profiles = crate::agents::load_profiles(&context)?;
+    let profile = crate::agents::find_profile(&profiles, AGENT)?.clone();
     let sqlite = SqliteStore::open(context.paths.database_file())?;
     let response_cache: Arc<dyn ResponseCache> = Arc::new(sqlite.clone());
     // The store also keeps the long-lived memory the `remember`/`recall` tools and the system
@@ -158,7 +168,8 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
         .model
         .clone()
         .or(session_model.filter(|m| !m.is_empty()));
-    let model = provider_setup::resolve(&context, model_choice, Some(response_cache)).await?;
+    let model =
+        provider_setup::resolve(&context, model_choice, Some(response_cache.clone())).await?;
 
     let session_config = SessionConfig {
         provider: model.provider,
@@ -175,7 +186,10 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
             shell_timeout_ms: config.tools.bash_timeout.as_millis(),
             max_output_bytes: config.tools.max_output_bytes,
         },
-        system_prompt: code_mesh_core::base_system_prompt().to_owned(),
+        system_prompt: code_mesh_core::agent_system_prompt(
+            code_mesh_core::base_system_prompt(),
+            &profile,
+        ),
         instructions: instructions(&context),
         sandbox: sandbox_policy(&context),
         // A git snapshot before and after each turn, for `code-mesh undo`; a check for files
@@ -198,9 +212,35 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
     );
     tool_settings.memory = Some(memory);
     tool_settings.agent = AGENT.to_owned();
-    let tools = code_mesh_tools::builtin_tools_with(&tool_settings);
-    let (mut handle, driver) = Session::open(store, tools, session_config, start).await?;
-    let driver = tokio::spawn(driver.run());
+    let mut tools = code_mesh_tools::builtin_tools_with(&tool_settings);
+    if let Some(allowed) = &profile.tools {
+        let (restricted, missing) = tools.only(allowed);
+        if !missing.is_empty() {
+            // e.g. `delegate`, which only orchestrated runs have.
+            tracing::debug!(
+                ?missing,
+                "tools of the `{AGENT}` profile this run does not offer"
+            );
+        }
+        tools = restricted;
+    }
+    let (mut handle, driver) = if hierarchical {
+        // The Coordinator and its agents: every tool, each agent limited by its profile.
+        let every_tool = code_mesh_tools::builtin_tools_with(&tool_settings);
+        crate::hierarchical::open(
+            &context,
+            store,
+            every_tool,
+            session_config,
+            start,
+            profiles,
+            Some(response_cache),
+        )
+        .await?
+    } else {
+        let (handle, driver) = Session::open(store, tools, session_config, start).await?;
+        (handle, tokio::spawn(driver.run()))
+    };
     watch_ctrl_c(handle.op_sender());
     // `/compact` alone summarises the session's history instead of starting a turn.
     let compact = prompt.trim() == "/compact";

@@ -14,6 +14,7 @@
 //! This crate must not depend on the engine (`core`), providers, tools or store, and does
 //! no I/O beyond reading the config files: the environment is passed in, never read here.
 
+mod agent_files;
 mod error;
 mod paths;
 mod render;
@@ -24,6 +25,7 @@ mod tree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use agent_files::{AGENTS_DIR, AgentFile, AgentFileError, load_agent_files, parse_agent_file};
 pub use code_mesh_protocol::config::Config;
 pub use error::{ConfigError, Origin};
 pub use paths::{Paths, project_config_file};
@@ -445,7 +447,11 @@ mod tests {
         let flattened = node.flatten();
         let config = deserialize(flattened.table, &flattened.leaves, &flattened.tables).unwrap();
         let defaults = Config::default();
-        assert_eq!(config.agents, defaults.agents);
+        let mut agents = config.agents.clone();
+        let reviewer = agents.profiles.remove("reviewer").unwrap();
+        assert_eq!(reviewer.temperature, Some(0.2));
+        assert_eq!(reviewer.tools.unwrap().len(), 4);
+        assert_eq!(agents, defaults.agents);
         assert_eq!(config.memory, defaults.memory);
         assert_eq!(config.tools, defaults.tools);
         assert_eq!(config.project.instructions, defaults.project.instructions);
@@ -487,6 +493,17 @@ mod tests {
         config.providers.catalogue = Some("c.json".into());
         config.providers.cache = true;
         config.providers.max_retries = 0;
+        config.agents.profiles.insert(
+            "reviewer".into(),
+            code_mesh_protocol::config::AgentProfileConfig {
+                description: Some("d".into()),
+                prompt: Some("p".into()),
+                tools: Some(vec!["read".into()]),
+                model: Some("openai/m".into()),
+                temperature: Some(0.5),
+                max_turns: Some(3),
+            },
+        );
         config
             .permissions
             .rules
@@ -520,6 +537,7 @@ mod tests {
             // Named providers and headers are open-ended: compare them by their shape.
             let segment = match path.as_slice() {
                 [p] if p == "providers" && key == "p" => "*".to_owned(),
+                [a, p] if a == "agents" && p == "profiles" => "*".to_owned(),
                 [p, _, h] if p == "providers" && (h == "headers" || h == "model_info") => {
                     "*".to_owned()
                 }

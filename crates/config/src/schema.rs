@@ -133,6 +133,22 @@ static NAMED_PROVIDER: Shape = Shape::Table {
     other: None,
 };
 
+/// `[agents.profiles.<name>]`
+static AGENT_PROFILE: Shape = Shape::Table {
+    fields: &[
+        ("description", Shape::Leaf(Kind::Text)),
+        ("prompt", Shape::Leaf(Kind::Text)),
+        ("tools", Shape::Leaf(Kind::TextList)),
+        ("model", Shape::Leaf(Kind::Text)),
+        (
+            "temperature",
+            Shape::Leaf(Kind::Number { min: 0.0, max: 2.0 }),
+        ),
+        ("max_turns", Shape::Leaf(Kind::Count { max: U32_MAX })),
+    ],
+    other: None,
+};
+
 /// The whole config file.
 pub(crate) static ROOT: Shape = Shape::Table {
     fields: &[
@@ -158,6 +174,13 @@ pub(crate) static ROOT: Shape = Shape::Table {
                     ("auto_spawn", Shape::Leaf(Kind::Bool)),
                     ("timeout", Shape::Leaf(Kind::Duration)),
                     ("max_turns", Shape::Leaf(Kind::Count { max: U32_MAX })),
+                    (
+                        "profiles",
+                        Shape::Table {
+                            fields: &[],
+                            other: Some(&AGENT_PROFILE),
+                        },
+                    ),
                 ],
                 other: None,
             },

@@ -44,6 +44,19 @@ const STARTER: &str = r#"# Code Mesh configuration.
 # Most model requests allowed for one user turn.
 # max_turns = 100
 
+# Agent profiles: change a built-in agent (coordinator, architect, coder, analyst, tester,
+# documenter, security, devops, designer, reviewer) or add one; only the keys given change.
+# `code-mesh agents list` shows them. Files `.code-mesh/agents/NAME.md` in the repository
+# override these tables.
+# [agents.profiles.reviewer]
+# description = "Reviews changes; changes nothing."
+# prompt = "You are the Reviewer. ..."
+# Tools it may use, by name; ["*"] for every tool.
+# tools = ["read", "grep", "glob", "git_diff"]
+# model = "anthropic/claude-sonnet-4-5"
+# temperature = 0.2
+# max_turns = 30
+
 [providers]
 # Provider used when a model has no "provider/" prefix, or no model is given.
 # default = "openai"

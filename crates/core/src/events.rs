@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use code_mesh_protocol::{Event, EventKind, SessionId};
+use code_mesh_protocol::{Event, EventKind, SessionId, Usage};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::{Store, StoreError, now_ms};
@@ -20,6 +20,10 @@ pub(crate) struct EventSink {
     tx: mpsc::UnboundedSender<Event>,
     bus: broadcast::Sender<Event>,
     last_seq: Mutex<u64>,
+    /// The session's usage so far. Kept here, under the same lock as the sequence numbers, so
+    /// that every source of usage (the turn loop, the agents of an orchestrated run) adds to
+    /// one total and the `usage_updated` events carry increasing totals in `seq` order.
+    usage_total: std::sync::Mutex<Usage>,
 }
 
 impl EventSink {
@@ -28,6 +32,7 @@ impl EventSink {
         store: Arc<dyn Store>,
         tx: mpsc::UnboundedSender<Event>,
         last_seq: u64,
+        usage_total: Usage,
     ) -> Self {
         EventSink {
             session_id,
@@ -35,12 +40,14 @@ impl EventSink {
             tx,
             bus: broadcast::channel(EVENT_BUS_CAPACITY).0,
             last_seq: Mutex::new(last_seq),
+            usage_total: std::sync::Mutex::new(usage_total),
         }
     }
 
-    /// A receiver of every event emitted from now on.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.bus.subscribe()
+    /// A sender of the live bus, from which receivers of every later event are made. Holding
+    /// it does not keep the front end's channel open.
+    pub(crate) fn bus(&self) -> broadcast::Sender<Event> {
+        self.bus.clone()
     }
 
     pub(crate) fn session_id(&self) -> &SessionId {
@@ -51,6 +58,31 @@ impl EventSink {
     /// reported so the front end sees what happened.
     pub(crate) async fn emit(&self, kind: EventKind) -> Result<(), StoreError> {
         let mut last_seq = self.last_seq.lock().await;
+        self.emit_locked(&mut last_seq, kind).await
+    }
+
+    /// Adds `usage` to the session's total and reports both in a `usage_updated` event.
+    pub(crate) async fn add_usage(&self, usage: Usage) -> Result<(), StoreError> {
+        let mut last_seq = self.last_seq.lock().await;
+        let session_total = {
+            let mut total = self
+                .usage_total
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *total += usage;
+            *total
+        };
+        self.emit_locked(
+            &mut last_seq,
+            EventKind::UsageUpdated {
+                usage,
+                session_total,
+            },
+        )
+        .await
+    }
+
+    async fn emit_locked(&self, last_seq: &mut u64, kind: EventKind) -> Result<(), StoreError> {
         *last_seq += 1;
         let event = Event {
             seq: *last_seq,

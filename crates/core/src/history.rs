@@ -42,8 +42,11 @@ pub(crate) fn request_messages(history: &[Message]) -> Vec<Message> {
                     },
                 };
                 let wanted: HashSet<&str> = calls.iter().map(|c| c.call_id.as_str()).collect();
+                // Text beside the results (news that arrived while the tools ran, see
+                // `TurnHooks::before_step`) stays, after them.
                 results.parts.retain(|part| match part {
                     Part::ToolResult(result) => wanted.contains(result.call_id.as_str()),
+                    Part::Text { .. } => true,
                     _ => false,
                 });
                 let answered: HashSet<String> =
@@ -131,6 +134,20 @@ mod tests {
         let ids: Vec<_> = out[2].tool_results().map(|r| r.call_id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert!(out[2].tool_results().next().unwrap().is_error);
+    }
+
+    #[test]
+    fn text_beside_the_results_is_kept_after_them() {
+        let news = Part::Text {
+            text: "[Messages from other agents]".into(),
+        };
+        let history = vec![
+            message(1, Role::User, vec![Part::Text { text: "go".into() }]),
+            message(2, Role::Assistant, vec![call("a"), call("b")]),
+            message(3, Role::Tool, vec![news.clone(), result("b"), result("a")]),
+        ];
+        let out = request_messages(&history);
+        assert_eq!(out[2].parts, vec![result("a"), result("b"), news]);
     }
 
     #[test]

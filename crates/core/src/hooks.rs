@@ -30,4 +30,14 @@ pub trait TurnHooks: Send + Sync {
 
     /// Runs after the turn ended, whatever the reason.
     async fn after_turn(&self, context: &TurnHookContext);
+
+    /// Runs before each model request of the turn: on the first step after `before_turn`, on
+    /// later ones once the previous step's tool results are in (not when the turn is about to
+    /// end). Each returned text is told to the model as it is, so it should say what it is —
+    /// with the user's prompt on the first step, beside the tool results on later ones — and
+    /// kept in the history like any message. No event is emitted for it. For news that
+    /// arrives while the agent works, such as messages from other agents (`crate::mesh`).
+    async fn before_step(&self, _context: &TurnHookContext) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -16,7 +16,9 @@
 //! [`Op`]: code_mesh_protocol::Op
 //! [`Event`]: code_mesh_protocol::Event
 
+pub mod agents;
 mod clock;
+pub mod consensus;
 mod context;
 mod error;
 mod events;
@@ -27,6 +29,8 @@ pub mod instructions;
 pub mod learning;
 pub mod memory;
 mod memory_store;
+pub mod mesh;
+pub mod orchestra;
 mod permission;
 mod prompt;
 mod provider;
@@ -38,6 +42,10 @@ mod title;
 mod tool;
 mod turn;
 
+pub use agents::{
+    AgentProfile, ProfileError, ProfileOverride, agent_prompt_section, agent_system_prompt,
+    builtin_profiles, merge_profiles,
+};
 pub use clock::now_ms;
 pub use context::{
     Budget, Calibration, ContextSettings, DEFAULT_MAX_CONTEXT_SIZE, DEFAULT_RESERVE_OUTPUT_TOKENS,

@@ -75,6 +75,12 @@ impl std::fmt::Debug for SessionConfig {
 pub enum SessionStart {
     New,
     Resume(SessionId),
+    /// A new session of a sub-agent: linked to its parent's session and named after the
+    /// agent's profile (`sessions list` shows the tree).
+    Child {
+        parent: SessionId,
+        agent: String,
+    },
 }
 
 /// Opens sessions.
@@ -92,13 +98,18 @@ impl Session {
     ) -> Result<(SessionHandle, SessionDriver), EngineError> {
         let resumed = matches!(start, SessionStart::Resume(_));
         let (info, history, context) = match start {
-            SessionStart::New => {
+            SessionStart::New | SessionStart::Child { .. } => {
+                let (parent_id, agent) = match start {
+                    SessionStart::Child { parent, agent } => (Some(parent), Some(agent)),
+                    _ => (None, None),
+                };
                 let info = store
                     .create_session(NewSession {
                         cwd: config.cwd.display().to_string(),
                         workspace: config.workspace.display().to_string(),
                         model: config.model.clone(),
-                        ..NewSession::default()
+                        parent_id,
+                        agent,
                     })
                     .await?;
                 (info, Vec::new(), ContextState::default())
@@ -122,7 +133,13 @@ impl Session {
         } = info;
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (op_tx, op_rx) = mpsc::unbounded_channel();
-        let sink = Arc::new(EventSink::new(id.clone(), store, event_tx, last_event_seq));
+        let sink = Arc::new(EventSink::new(
+            id.clone(),
+            store,
+            event_tx,
+            last_event_seq,
+            usage,
+        ));
         sink.emit(EventKind::SessionStarted {
             cwd: config.cwd.display().to_string(),
             workspace: config.workspace.display().to_string(),
@@ -149,14 +166,19 @@ impl Session {
             None => String::new(),
         };
         let turns_so_far = history.iter().filter(|m| m.role == Role::User).count() as u32;
-        let mut runner = TurnRunner::new(sink.clone(), tools, config, history, usage, turns_so_far);
+        let mut runner = TurnRunner::new(sink.clone(), tools, config, history, turns_so_far);
         runner.add_to_system_prompt(&memory);
         runner.restore_context(context);
+        let id_for_bus = id.clone();
         let handle = SessionHandle {
             id,
             ops: OpSender(op_tx),
             events: event_rx,
-            bus: EventBus(sink.clone()),
+            bus: EventBus {
+                session_id: id_for_bus,
+                sender: sink.bus(),
+            },
+            sink: Arc::downgrade(&sink),
         };
         Ok((handle, SessionDriver { ops: op_rx, runner }))
     }
@@ -169,19 +191,24 @@ pub struct SessionHandle {
     ops: OpSender,
     events: mpsc::UnboundedReceiver<Event>,
     bus: EventBus,
+    /// The driver's sink, for engine parts that report into the session (the orchestrator).
+    /// Weak, so the handle never keeps its own event channel open: `next_event` returns
+    /// `None` once the driver has stopped.
+    sink: std::sync::Weak<EventSink>,
 }
 
 /// The session's live event bus: any number of extra watchers (the terminal UI's panes, the
 /// HTTP server's SSE clients) subscribe and receive the same events, in the same order, as
 /// the handle and the store. Cloneable and independent of the handle's lifetime.
 #[derive(Clone)]
-pub struct EventBus(Arc<EventSink>);
+pub struct EventBus {
+    session_id: SessionId,
+    sender: tokio::sync::broadcast::Sender<Event>,
+}
 
 impl std::fmt::Debug for EventBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("EventBus")
-            .field(self.0.session_id())
-            .finish()
+        f.debug_tuple("EventBus").field(&self.session_id).finish()
     }
 }
 
@@ -190,7 +217,7 @@ impl EventBus {
     /// [`crate::EVENT_BUS_CAPACITY`] events behind receives `Lagged(n)` and can read the
     /// persistent events it missed from the store (`Store::events`, by `seq`).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
-        self.0.subscribe()
+        self.sender.subscribe()
     }
 }
 
@@ -206,6 +233,11 @@ impl SessionHandle {
     /// The live event bus, for watchers besides this handle.
     pub fn bus(&self) -> EventBus {
         self.bus.clone()
+    }
+
+    /// The session's sink while its driver lives.
+    pub(crate) fn sink(&self) -> Option<Arc<EventSink>> {
+        self.sink.upgrade()
     }
 
     /// A cloneable sender, e.g. for a Ctrl-C handler.

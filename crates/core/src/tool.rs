@@ -219,6 +219,23 @@ impl ToolRegistry {
     pub fn is_empty(&self) -> bool {
         self.tools.is_empty()
     }
+
+    /// A registry with only the tools named in `names`, in this registry's order, and the
+    /// names it does not have (in the order given), for the caller to report.
+    pub fn only(&self, names: &[String]) -> (ToolRegistry, Vec<String>) {
+        let mut restricted = ToolRegistry::new();
+        for tool in &self.tools {
+            if names.contains(&tool.spec().name) {
+                restricted.register(tool.clone());
+            }
+        }
+        let unknown = names
+            .iter()
+            .filter(|name| !self.by_name.contains_key(*name))
+            .cloned()
+            .collect();
+        (restricted, unknown)
+    }
 }
 
 impl std::fmt::Debug for ToolRegistry {

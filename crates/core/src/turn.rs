@@ -28,7 +28,6 @@ pub(crate) struct TurnRunner {
     config: SessionConfig,
     system: String,
     history: Vec<Message>,
-    session_usage: Usage,
     turns: u32,
     policy: PermissionPolicy,
     permission_requests: u64,
@@ -107,7 +106,6 @@ impl TurnRunner {
         tools: ToolRegistry,
         config: SessionConfig,
         history: Vec<Message>,
-        session_usage: Usage,
         turns: u32,
     ) -> Self {
         let system = prompt::system_prompt(
@@ -137,7 +135,6 @@ impl TurnRunner {
             config,
             system,
             history,
-            session_usage,
             turns,
             policy,
             permission_requests: 0,
@@ -191,14 +188,7 @@ impl TurnRunner {
             }
         };
         if let Some(usage) = usage {
-            self.session_usage += usage;
-            let _ = self
-                .sink
-                .emit(EventKind::UsageUpdated {
-                    usage,
-                    session_total: self.session_usage,
-                })
-                .await;
+            let _ = self.sink.add_usage(usage).await;
         }
         match outcome {
             Compaction::Done => {}
@@ -236,13 +226,7 @@ impl TurnRunner {
             .await?;
         if let Some(usage) = usage {
             summary.usage += usage;
-            self.session_usage += usage;
-            self.sink
-                .emit(EventKind::UsageUpdated {
-                    usage,
-                    session_total: self.session_usage,
-                })
-                .await?;
+            self.sink.add_usage(usage).await?;
         }
         match outcome {
             Preparation::Ready(prepared) => return Ok(Some(prepared)),
@@ -263,6 +247,15 @@ impl TurnRunner {
             Preparation::Cancelled => summary.reason = TurnEndReason::Cancelled,
         }
         Ok(None)
+    }
+
+    /// The texts of the hooks' `before_step`, joined; `None` when there are none.
+    async fn step_notices(&self, context: &TurnHookContext) -> Option<String> {
+        let mut texts = Vec::new();
+        for hook in &self.config.hooks {
+            texts.extend(hook.before_step(context).await);
+        }
+        (!texts.is_empty()).then(|| texts.join("\n\n"))
     }
 
     pub(crate) async fn warn(&self, message: String) {
@@ -356,6 +349,11 @@ impl TurnRunner {
                 text: format!("\n\n[Code Mesh notices]\n- {}", notes.join("\n- ")),
             });
         }
+        if let Some(news) = self.step_notices(hook_context).await {
+            parts.push(Part::Text {
+                text: format!("\n\n{news}"),
+            });
+        }
         self.add_message(Role::User, parts, None, false, None)
             .await?;
         if std::mem::take(&mut self.reread_after_resume) {
@@ -419,13 +417,7 @@ impl TurnRunner {
             }
             if let Some(usage) = output.usage {
                 summary.usage += usage;
-                self.session_usage += usage;
-                self.sink
-                    .emit(EventKind::UsageUpdated {
-                        usage,
-                        session_total: self.session_usage,
-                    })
-                    .await?;
+                self.sink.add_usage(usage).await?;
             }
             match end {
                 StepEnd::Finished => {}
@@ -458,7 +450,15 @@ impl TurnRunner {
                 return Ok(());
             }
             let results = self.run_tools(&calls, cancel).await;
-            let parts = results.into_iter().map(Part::ToolResult).collect();
+            let mut parts: Vec<Part> = results.into_iter().map(Part::ToolResult).collect();
+            if !cancel.is_cancelled()
+                && self.stopped.is_none()
+                && summary.steps < self.config.max_turns
+                && let Some(news) = self.step_notices(hook_context).await
+            {
+                // What arrived while the tools ran reaches the next request beside the results.
+                parts.push(Part::Text { text: news });
+            }
             self.add_message(Role::Tool, parts, None, cancel.is_cancelled(), None)
                 .await?;
             if let Some(message) = self.stopped.take() {

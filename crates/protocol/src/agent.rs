@@ -173,7 +173,8 @@ pub struct AgentProfile {
     /// Model requests allowed per task; `None` uses the run's limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_turns: Option<u32>,
-    /// Where the profile comes from: "built-in", a config file, or an agent file.
+    /// Where the profile comes from: "built-in", a config file, or an agent file; the layers
+    /// that changed it joined by " + ", lowest first (`built-in + /repo/code-mesh.toml`).
     #[serde(default)]
     pub origin: String,
 }

@@ -76,6 +76,34 @@ pub struct AgentsConfig {
     pub timeout: Duration,
     /// Most model requests allowed for one user turn.
     pub max_turns: u32,
+    /// `[agents.profiles.NAME]`: overrides of the built-in agent profiles and new profiles.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, AgentProfileConfig>,
+}
+
+/// `[agents.profiles.NAME]`: the fields a config table sets on an agent profile. For a
+/// built-in name only the given fields change; a new name needs at least a `prompt`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentProfileConfig {
+    /// One line saying what the agent is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The agent's instructions, added to the base system prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The tools it may use, by name; `["*"]` means every tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
+    /// `provider/model` to run on instead of the run's model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Sampling temperature, 0 to 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Model requests allowed per task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_turns: Option<u32>,
 }
 
 impl Default for AgentsConfig {
@@ -86,6 +114,7 @@ impl Default for AgentsConfig {
             auto_spawn: true,
             timeout: Duration::from_secs(300),
             max_turns: 100,
+            profiles: BTreeMap::new(),
         }
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct PlannedTurn {
     /// 1-based position in the script; what violations call "turn N".
     pub number: usize,
     pub model: Option<String>,
+    /// The agent it answers (see [`Turn::for_agent`]).
+    pub agent: Option<String>,
     pub delay: Duration,
     pub chunk_delay: Duration,
     pub cut_after: Option<usize>,
@@ -122,6 +124,7 @@ fn plan_turn(number: usize, turn: &Turn, ids: Vec<String>) -> Result<PlannedTurn
     Ok(PlannedTurn {
         number,
         model: turn.model.clone(),
+        agent: turn.agent.clone(),
         delay: Duration::from_millis(turn.delay_ms),
         chunk_delay: Duration::from_millis(turn.chunk_delay_ms),
         cut_after: turn.cut_after,

@@ -48,6 +48,9 @@ pub struct Turn {
     pub tool_calls: Vec<ToolCall>,
     /// Only requests whose `model` equals this are answered by this turn.
     pub model: Option<String>,
+    /// Only requests whose system prompt has the line `Code Mesh agent: <agent>` are
+    /// answered by this turn.
+    pub agent: Option<String>,
     /// Wait before sending the response headers.
     #[serde(default)]
     pub delay_ms: u64,
@@ -244,6 +247,13 @@ impl Turn {
     /// Answers only requests for this model.
     pub fn for_model(mut self, model: impl Into<String>) -> Self {
         self.model = Some(model.into());
+        self
+    }
+
+    /// Answers only requests of this agent: those whose system prompt has the line
+    /// `Code Mesh agent: <agent>`. Combines with [`Turn::for_model`].
+    pub fn for_agent(mut self, agent: impl Into<String>) -> Self {
+        self.agent = Some(agent.into());
         self
     }
 

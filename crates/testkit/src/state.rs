@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::check::{ChatRequest, Ledger, check_expect, conversation_key};
+use crate::check::{ChatRequest, Ledger, check_expect, conversation_key, message_text};
 use crate::plan::PlannedTurn;
 use crate::request::RecordedRequest;
 use crate::script::Pairing;
@@ -140,8 +140,9 @@ impl Shared {
         if !problems.is_empty() {
             return state.reject(number, StatusCode::BAD_REQUEST, problems);
         }
-        let Some(index) = state.next_turn_for(&request.model) else {
-            let problem = state.exhausted_message(&request.model);
+        let agent = request_agent(&request);
+        let Some(index) = state.next_turn_for(&request.model, agent.as_deref()) else {
+            let problem = state.exhausted_message(&request.model, agent.as_deref());
             return state.reject(number, StatusCode::INTERNAL_SERVER_ERROR, vec![problem]);
         };
         state.consumed[index] = true;
@@ -200,12 +201,11 @@ impl Shared {
         let mut problems = state.violations.clone();
         for (turn, consumed) in state.turns.iter().zip(&state.consumed) {
             if !consumed {
-                let model = turn
-                    .model
-                    .as_deref()
-                    .map(|model| format!(" (model `{model}`)"));
-                let model = model.unwrap_or_default();
-                problems.push(format!("turn {}{model} was never served", turn.number));
+                problems.push(format!(
+                    "turn {}{} was never served",
+                    turn.number,
+                    routing(turn)
+                ));
             }
         }
         // `Pairing::Off` demands no results back, so none is missing either.
@@ -254,17 +254,23 @@ impl State {
         }
     }
 
-    /// The first unconsumed turn for this model (turns without a model take any).
-    fn next_turn_for(&self, model: &str) -> Option<usize> {
+    /// The first unconsumed turn for this model and agent (turns without a model take any
+    /// model; turns without an agent take any request).
+    fn next_turn_for(&self, model: &str, agent: Option<&str>) -> Option<usize> {
         self.turns
             .iter()
             .zip(&self.consumed)
             .position(|(turn, consumed)| {
-                !consumed && turn.model.as_deref().is_none_or(|wanted| wanted == model)
+                !consumed
+                    && turn.model.as_deref().is_none_or(|wanted| wanted == model)
+                    && turn
+                        .agent
+                        .as_deref()
+                        .is_none_or(|wanted| Some(wanted) == agent)
             })
     }
 
-    fn exhausted_message(&self, model: &str) -> String {
+    fn exhausted_message(&self, model: &str, agent: Option<&str>) -> String {
         let mut message = format!("script exhausted after {} turns", self.served);
         let waiting: Vec<String> = self
             .turns
@@ -273,15 +279,55 @@ impl State {
             .filter(|(_, consumed)| !**consumed)
             .map(|(turn, _)| {
                 let wanted = turn.model.as_deref().unwrap_or_default();
-                format!("turn {} for `{wanted}`", turn.number)
+                let agent = turn
+                    .agent
+                    .as_deref()
+                    .map(|agent| format!(" agent `{agent}`"))
+                    .unwrap_or_default();
+                format!("turn {} for `{wanted}`{agent}", turn.number)
             })
             .collect();
         if !waiting.is_empty() {
+            let agent = agent
+                .map(|agent| format!(" and agent `{agent}`"))
+                .unwrap_or_default();
             message.push_str(&format!(
-                " (none left for model `{model}`; waiting: {})",
+                " (none left for model `{model}`{agent}; waiting: {})",
                 waiting.join(", ")
             ));
         }
         message
     }
+}
+
+/// What a turn is routed on, for messages: ` (model `m`, agent `a`)` or nothing.
+fn routing(turn: &PlannedTurn) -> String {
+    let parts: Vec<String> = [("model", &turn.model), ("agent", &turn.agent)]
+        .into_iter()
+        .filter_map(|(what, value)| value.as_ref().map(|value| format!("{what} `{value}`")))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// The line of the system prompt that names the agent a request is from.
+const AGENT_LINE: &str = "Code Mesh agent: ";
+
+/// The agent a request is from: the `Code Mesh agent: NAME` line of its system prompt.
+fn request_agent(request: &ChatRequest) -> Option<String> {
+    request
+        .messages
+        .iter()
+        .filter(|message| matches!(message["role"].as_str(), Some("system" | "developer")))
+        .flat_map(|message| {
+            message_text(message)
+                .lines()
+                .filter_map(|line| line.trim_end().strip_prefix(AGENT_LINE))
+                .map(|agent| agent.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .next()
 }

@@ -50,6 +50,7 @@ mod scrub;
 mod settings;
 pub mod snapshot;
 mod stamps;
+pub mod swarm;
 mod text;
 mod todo;
 mod walk;

@@ -20,6 +20,7 @@ mod shell;
 mod snapshot;
 mod stale;
 mod support;
+mod swarm;
 mod todo;
 mod web_fetch;
 mod write;

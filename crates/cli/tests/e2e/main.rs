@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adversarial;
+mod agents;
 mod anthropic;
 mod auth;
 mod bad_input;
@@ -13,6 +14,7 @@ mod crash;
 mod file_tools;
 mod gemini_ollama;
 mod harness;
+mod hierarchical;
 mod memory;
 mod permissions;
 mod project_tools;

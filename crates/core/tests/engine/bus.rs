@@ -77,3 +77,28 @@ async fn subscribers_see_the_handles_events_and_the_store_holds_the_persistent_o
     let differences = SessionState::replay(&stored).differences(&info, &messages, &context);
     assert!(differences.is_empty(), "{differences:?}");
 }
+
+#[tokio::test]
+async fn the_handle_sees_the_end_of_the_events_once_the_driver_stops() {
+    let provider = ScriptedProvider::new(vec![]);
+    let mut handle = open(
+        memory_store(),
+        tools(None, Arc::default()),
+        config(provider, true),
+        SessionStart::New,
+    )
+    .await;
+    let _bus = handle.bus();
+    handle.submit(Op::Shutdown).unwrap();
+    let mut seen = 0;
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(20), handle.next_event())
+            .await
+            .expect("the event stream did not end after shutdown: something keeps it open");
+        match next {
+            Some(_) => seen += 1,
+            None => break,
+        }
+    }
+    assert_eq!(seen, 1, "only `session_started`");
+}

@@ -5,6 +5,8 @@
 mod bus;
 mod context;
 mod learning;
+mod mesh;
+mod orchestra;
 mod permissions;
 mod support;
 mod turn_loop;

@@ -3,7 +3,7 @@
 use code_mesh_testkit::{Script, ScriptedServer, Turn};
 use pretty_assertions::assert_eq;
 
-use super::support::{chat, post, post_text, user};
+use super::support::{chat, post, post_text, system, user};
 
 #[tokio::test]
 async fn turns_are_routed_by_model_and_untagged_turns_take_any() {
@@ -86,4 +86,65 @@ async fn both_paths_are_accepted_and_others_are_violations() {
     );
     assert_eq!(server.requests()[1].path, "/v1/completions");
     assert_eq!(server.violations().len(), 1);
+}
+
+#[tokio::test]
+async fn turns_are_routed_by_the_agent_line_of_the_system_prompt() {
+    let script = Script::new()
+        .with_turn(Turn::reply("reviewed").for_agent("reviewer"))
+        .with_turn(
+            Turn::reply("coded on b")
+                .for_agent("coder")
+                .for_model("model-b"),
+        )
+        .with_turn(Turn::reply("coded").for_agent("coder"))
+        .with_turn(Turn::reply("anyone"));
+    let server = ScriptedServer::start(script).await.unwrap();
+
+    let reply = |model: &'static str, system_prompt: &'static str| {
+        let server = &server;
+        async move {
+            let messages = vec![system(system_prompt), user("task")];
+            post(server, &chat(model, messages)).await.content()
+        }
+    };
+    let coder = "Base.\n\n# Agent\nCode Mesh agent: coder\n\nYou are the Coder.";
+    assert_eq!(reply("model-a", coder).await, "coded");
+    // Another agent named in the prompt's text but not on its own line does not count.
+    assert_eq!(
+        reply("model-a", "Ask the Code Mesh agent: reviewer later.").await,
+        "anyone"
+    );
+    assert_eq!(reply("model-b", coder).await, "coded on b");
+    assert_eq!(
+        reply("model-a", "Code Mesh agent: reviewer").await,
+        "reviewed"
+    );
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_without_a_turn_left_is_told_which_turns_wait_and_verify_names_them() {
+    let script = Script::new().with_turn(Turn::reply("r").for_agent("reviewer"));
+    let server = ScriptedServer::start(script).await.unwrap();
+
+    let body = chat("m", vec![system("Code Mesh agent: coder"), user("hi")]);
+    let reply = post(&server, &body).await;
+
+    assert_eq!(reply.status, 500);
+    let message = reply.error_message();
+    assert!(
+        message.contains(
+            "none left for model `m` and agent `coder`; waiting: turn 1 for `` agent `reviewer`"
+        ),
+        "{message}"
+    );
+    let error = server.verify().unwrap_err();
+    assert!(
+        error
+            .problems
+            .contains(&"turn 1 (agent `reviewer`) was never served".to_owned()),
+        "{:?}",
+        error.problems
+    );
 }

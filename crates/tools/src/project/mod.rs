@@ -4,8 +4,9 @@
 //! first — passed, failed and ignored counts, the first failures and diagnostics with file
 //! and line (see [`parse`]) — then the end of the raw output.
 
-mod detect;
-mod parse;
+pub(crate) mod detect;
+mod names;
+pub(crate) mod parse;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -26,6 +26,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::names::TestNames;
+
 /// Bytes of one line looked at; the rest of a longer line is ignored.
 const MAX_LINE: usize = 4096;
 /// Failures and errors kept with their details.
@@ -115,6 +117,8 @@ pub(crate) struct Summary {
     pub(crate) warnings: u64,
     /// Failed tests and errors first, then warnings; at most [`MAX_PROBLEMS`] of each group.
     pub(crate) problems: Vec<Problem>,
+    /// The tests the output named as passed and failed.
+    pub(crate) names: TestNames,
 }
 
 impl Summary {
@@ -314,8 +318,10 @@ impl OutputParser {
         let text = text.strip_suffix('\r').unwrap_or(&text);
         if text.contains('\x1b') {
             let clean = ANSI.replace_all(text, "").into_owned();
+            self.summary.names.observe(&clean);
             self.line(&clean);
         } else {
+            self.summary.names.observe(text);
             self.line(text);
         }
     }

@@ -1,0 +1,98 @@
+//! `run --strategy hierarchical`: the Coordinator in the run's session delegates to agents in
+//! child sessions (see `code_mesh_core::orchestra`). This file wires the front end's parts
+//! into it: tokio's timer, the profiles' own models, and `[agents]` limits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use code_mesh_core::orchestra::{
+    AgentModel, DEFAULT_MAX_TASKS, Hierarchical, ModelResolver, OrchestraSettings, Timer,
+};
+use code_mesh_core::{
+    ResponseCache, SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry,
+};
+use code_mesh_protocol::AgentProfile;
+use futures::future::BoxFuture;
+
+use crate::exit::{CliError, Exit};
+use crate::provider_setup;
+use crate::setup::Context;
+
+/// tokio's timer.
+struct TokioTimer;
+
+impl Timer for TokioTimer {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// The models profiles name, resolved before the run starts; a model that cannot be used
+/// fails only the tasks of the agents that need it.
+struct ResolvedModels(HashMap<String, Result<AgentModel, String>>);
+
+#[async_trait]
+impl ModelResolver for ResolvedModels {
+    async fn resolve(&self, model: &str) -> Result<AgentModel, String> {
+        self.0
+            .get(model)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("`{model}` was not resolved for this run")))
+    }
+}
+
+/// Opens the run's session as the Coordinator's and starts its driver. `tools` are every tool
+/// (each agent gets its profile's share); `config` is the run's (each agent's prompt, model and
+/// limits are derived from it).
+pub async fn open(
+    context: &Context,
+    store: Arc<dyn Store>,
+    tools: ToolRegistry,
+    mut config: SessionConfig,
+    start: SessionStart,
+    profiles: Vec<AgentProfile>,
+    cache: Option<Arc<dyn ResponseCache>>,
+) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), CliError> {
+    // Each agent's own section is added to the base prompt by the orchestrator.
+    config.system_prompt = code_mesh_core::base_system_prompt().to_owned();
+    let mut models = HashMap::new();
+    for model in profiles.iter().filter_map(|p| p.model.as_deref()) {
+        if model == config.model || models.contains_key(model) {
+            continue;
+        }
+        let resolved = provider_setup::resolve(context, Some(model.to_owned()), cache.clone())
+            .await
+            .map(|resolved| AgentModel {
+                context: Some(provider_setup::context_settings(
+                    context,
+                    resolved.window_tokens,
+                    resolved.tokenizer,
+                )),
+                provider: resolved.provider,
+                model: resolved.full_name,
+                provider_model: resolved.provider_model,
+            })
+            .map_err(|err| match err.hint {
+                Some(hint) => format!("{} ({hint})", err.message),
+                None => err.message,
+            });
+        models.insert(model.to_owned(), resolved);
+    }
+    let agents = &context.loaded.config.agents;
+    let settings = OrchestraSettings {
+        profiles,
+        max_count: usize::try_from(agents.max_count)
+            .unwrap_or(usize::MAX)
+            .max(1),
+        timeout: Duration::from_millis(agents.timeout.as_millis()),
+        max_tasks: DEFAULT_MAX_TASKS,
+        timer: Arc::new(TokioTimer),
+        models: Some(Arc::new(ResolvedModels(models))),
+    };
+    let (handle, driver) = Hierarchical::open(store, tools, config, start, settings)
+        .await
+        .map_err(|err| CliError::new(Exit::Failure, &err).with_optional_hint(err.hint()))?;
+    Ok((handle, tokio::spawn(driver.run())))
+}

@@ -1,0 +1,229 @@
+//! One agent working on one task: a child session of the run's session, one user turn.
+
+use std::sync::Arc;
+
+use code_mesh_protocol::{
+    AgentInfo, AgentOutcome, ErrorCode, EventKind, Op, PermissionDecision, Role, TaskInfo,
+    TurnEndReason, Usage,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{Orchestra, describe_duration};
+use crate::{Session, SessionStart};
+
+/// How an agent's attempt at a task ended.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum AgentEnd {
+    Done,
+    /// `provider` says the model's provider failed (worth one retry).
+    Failed {
+        reason: String,
+        provider: bool,
+    },
+    TimedOut,
+    Cancelled,
+}
+
+/// An attempt's end with what the agent said and used.
+#[derive(Clone, Debug)]
+pub(crate) struct AgentRun {
+    pub(crate) end: AgentEnd,
+    pub(crate) outcome: AgentOutcome,
+}
+
+impl AgentRun {
+    fn failed(reason: String) -> Self {
+        AgentRun {
+            end: AgentEnd::Failed {
+                reason: reason.clone(),
+                provider: false,
+            },
+            outcome: AgentOutcome {
+                summary: reason,
+                usage: Usage::default(),
+            },
+        }
+    }
+}
+
+fn is_provider_error(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::ProviderAuth
+            | ErrorCode::ProviderError
+            | ErrorCode::ProviderRateLimited
+            | ErrorCode::ProviderStreamCut
+            | ErrorCode::ProviderUnreachable
+    )
+}
+
+/// Runs `task` as a new agent in a child session and reports `agent_spawned`,
+/// `task_started` and `agent_terminated` in the run's session. Stops at `cancel` or after the
+/// run's timeout; the child's turn is cancelled (its tools stop) and its session kept.
+pub(crate) async fn run_agent(
+    orchestra: Arc<Orchestra>,
+    task: TaskInfo,
+    prompt: String,
+    cancel: CancellationToken,
+) -> AgentRun {
+    let Some(profile) = orchestra.profiles.get(&task.agent).cloned() else {
+        return AgentRun::failed(format!("there is no `{}` agent profile", task.agent));
+    };
+    let (config, tools) = match orchestra.agent_config(&profile).await {
+        Ok(setup) => setup,
+        Err(err) => return AgentRun::failed(err.to_string()),
+    };
+    let model = config.model.clone();
+    let max_turns = config.max_turns;
+    let start = SessionStart::Child {
+        parent: orchestra.run_session(),
+        agent: profile.name.clone(),
+    };
+    let (mut handle, driver) = match Session::open(orchestra.store.clone(), tools, config, start)
+        .await
+    {
+        Ok(opened) => opened,
+        Err(err) => return AgentRun::failed(format!("the agent's session did not open: {err}")),
+    };
+    let agent = orchestra.next_agent_id();
+    orchestra
+        .emit(EventKind::AgentSpawned {
+            agent: AgentInfo {
+                id: agent.clone(),
+                profile: profile.name.clone(),
+                parent: Some(orchestra.top.clone()),
+                session_id: handle.id().clone(),
+                model,
+            },
+        })
+        .await;
+    orchestra
+        .emit(EventKind::TaskStarted {
+            task: task.id.clone(),
+            agent: agent.clone(),
+        })
+        .await;
+
+    let timeout = orchestra.settings.timeout;
+    let work = async {
+        let mut usage = Usage::default();
+        let mut answer = String::new();
+        let mut last_error: Option<(ErrorCode, String)> = None;
+        let mut stopped: Option<AgentEnd> = None;
+        if handle.submit(Op::UserTurn { text: prompt }).is_err() {
+            return (
+                AgentEnd::Failed {
+                    reason: "the agent's session stopped before its turn".into(),
+                    provider: false,
+                },
+                usage,
+                answer,
+            );
+        }
+        let mut deadline = orchestra.settings.timer.sleep(timeout);
+        let end = loop {
+            let event = tokio::select! {
+                biased;
+                event = handle.next_event() => event,
+                () = cancel.cancelled(), if stopped.is_none() => {
+                    stopped = Some(AgentEnd::Cancelled);
+                    let _ = handle.submit(Op::Cancel);
+                    continue;
+                }
+                () = &mut deadline, if stopped.is_none() => {
+                    stopped = Some(AgentEnd::TimedOut);
+                    let _ = handle.submit(Op::Cancel);
+                    continue;
+                }
+            };
+            let Some(event) = event else {
+                break AgentEnd::Failed {
+                    reason: "the agent's session ended before its turn finished".into(),
+                    provider: false,
+                };
+            };
+            match event.kind {
+                EventKind::UsageUpdated { usage: step, .. } => {
+                    usage += step;
+                    if let Some(sink) = orchestra.sink()
+                        && let Err(err) = sink.add_usage(step).await
+                    {
+                        tracing::warn!(%err, "an agent's usage was not added to the run's");
+                    }
+                }
+                EventKind::MessageAdded { message } if message.role == Role::Assistant => {
+                    let text = message.text();
+                    if !text.trim().is_empty() {
+                        answer = text;
+                    }
+                }
+                EventKind::Error { code, message, .. } => last_error = Some((code, message)),
+                EventKind::PermissionRequested {
+                    request_id,
+                    tool,
+                    summary,
+                    ..
+                } => {
+                    // Nobody can answer an agent's question yet: deny, and say so in the run.
+                    let _ = handle.submit(Op::PermissionReply {
+                        request_id,
+                        decision: PermissionDecision::Deny,
+                    });
+                    orchestra
+                        .emit(EventKind::Warning {
+                            message: format!(
+                                "{} [{}] was denied `{tool}` ({summary}): agents cannot ask for permission; pass --yes or allow it with a `[permissions]` rule",
+                                task.id, task.agent
+                            ),
+                        })
+                        .await;
+                }
+                EventKind::TurnFinished { reason, .. } => {
+                    if let Some(stopped) = stopped.take() {
+                        break stopped;
+                    }
+                    break match reason {
+                        TurnEndReason::Completed => AgentEnd::Done,
+                        TurnEndReason::MaxTurns => AgentEnd::Failed {
+                            reason: format!(
+                                "reached its limit of {max_turns} model requests without a final answer"
+                            ),
+                            provider: false,
+                        },
+                        TurnEndReason::Cancelled => AgentEnd::Cancelled,
+                        TurnEndReason::Failed => match last_error.take() {
+                            Some((code, message)) => AgentEnd::Failed {
+                                reason: message,
+                                provider: is_provider_error(code),
+                            },
+                            None => AgentEnd::Failed {
+                                reason: "its turn failed without an error message".into(),
+                                provider: false,
+                            },
+                        },
+                    };
+                }
+                _ => {}
+            }
+        };
+        let _ = handle.submit(Op::Shutdown);
+        (end, usage, answer)
+    };
+    let ((end, usage, answer), ()) = tokio::join!(work, driver.run());
+    let summary = match &end {
+        AgentEnd::Done if answer.trim().is_empty() => "(the agent gave no final answer)".into(),
+        AgentEnd::Done => answer,
+        AgentEnd::Failed { reason, .. } => reason.clone(),
+        AgentEnd::TimedOut => format!("timed out after {}", describe_duration(timeout)),
+        AgentEnd::Cancelled => "cancelled".into(),
+    };
+    let outcome = AgentOutcome { summary, usage };
+    orchestra
+        .emit(EventKind::AgentTerminated {
+            agent,
+            succeeded: end == AgentEnd::Done,
+            outcome: outcome.clone(),
+        })
+        .await;
+    AgentRun { end, outcome }
+}

@@ -1,0 +1,252 @@
+//! Orchestration: agents working together on one run.
+//!
+//! A run's [`TaskGraph`] holds tasks and their dependencies. The scheduler starts ready tasks
+//! up to `[agents] max_count` at once, each as a real agent: a child session of the run's
+//! session (its own history, tools, model and usage), asked one user turn with the task and
+//! its dependencies' results. Every step is an event in the run's session: `agent_spawned`,
+//! `task_created`, `task_started`, `task_completed` / `task_failed`, `agent_terminated`, and
+//! each agent's `usage_updated` added to the run's total.
+//!
+//! Strategies on top of it: [`Hierarchical`] (a Coordinator plans and hands tasks out through
+//! the `delegate` tool).
+
+mod agent;
+mod delegate;
+mod graph;
+mod hierarchical;
+mod scheduler;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use code_mesh_protocol::{AgentId, AgentProfile, EventKind, SessionId};
+use futures::future::BoxFuture;
+
+use crate::events::EventSink;
+use crate::{ContextSettings, EngineError, Provider, SessionConfig, Store, ToolRegistry};
+
+pub use delegate::DELEGATE_TOOL_NAME;
+pub use graph::{GraphError, NewTask, TaskGraph};
+pub use hierarchical::{Hierarchical, HierarchicalDriver};
+
+/// Most tasks one run may create, so a Coordinator cannot delegate without end.
+pub const DEFAULT_MAX_TASKS: usize = 50;
+
+/// Waits for a while. `core` has no timer of its own (it builds for wasm32); the front end
+/// gives one (tokio's natively), and tests give one they fire themselves.
+pub trait Timer: Send + Sync {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// The provider for an agent whose profile names its own model.
+#[derive(Clone)]
+pub struct AgentModel {
+    pub provider: Arc<dyn Provider>,
+    /// `provider/model`, as shown and stored.
+    pub model: String,
+    /// The model's name as the provider knows it.
+    pub provider_model: String,
+    /// The model's context window settings; `None` keeps the run's.
+    pub context: Option<ContextSettings>,
+}
+
+/// Turns a profile's `provider/model` into a provider (the front end knows how).
+#[async_trait]
+pub trait ModelResolver: Send + Sync {
+    /// The provider for `model`; an error says why it cannot be used and what to do.
+    async fn resolve(&self, model: &str) -> Result<AgentModel, String>;
+}
+
+/// How a run's agents are set up and bounded.
+#[derive(Clone)]
+pub struct OrchestraSettings {
+    /// The profiles agents may be started with, by name.
+    pub profiles: Vec<AgentProfile>,
+    /// Most agents running at once (`[agents] max_count`; at least 1).
+    pub max_count: usize,
+    /// Longest time one agent may work on a task (`[agents] timeout`).
+    pub timeout: Duration,
+    /// Most tasks in the run (see [`DEFAULT_MAX_TASKS`]).
+    pub max_tasks: usize,
+    pub timer: Arc<dyn Timer>,
+    /// Resolves profiles' own models; `None` runs every agent on the run's model.
+    pub models: Option<Arc<dyn ModelResolver>>,
+}
+
+impl std::fmt::Debug for OrchestraSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchestraSettings")
+            .field("profiles", &self.profiles.len())
+            .field("max_count", &self.max_count)
+            .field("timeout", &self.timeout)
+            .field("max_tasks", &self.max_tasks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an orchestrated run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestraError {
+    #[error("there is no `{0}` agent profile; this strategy needs one")]
+    MissingProfile(String),
+    #[error("the `{profile}` agent's model `{model}` cannot be used: {message}")]
+    Model {
+        profile: String,
+        model: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl OrchestraError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            OrchestraError::MissingProfile(name) => Some(format!(
+                "add `[agents.profiles.{name}]` with a `prompt`, or remove the override that hides the built-in one"
+            )),
+            OrchestraError::Model { profile, .. } => Some(format!(
+                "set `[agents.profiles.{profile}] model` to a model `code-mesh models` lists, or remove it to use the run's model"
+            )),
+            OrchestraError::Engine(err) => err.hint(),
+        }
+    }
+}
+
+/// What every part of a run shares: the base setup agents are derived from, the graph, the
+/// run session's sink.
+pub(crate) struct Orchestra {
+    pub(crate) store: Arc<dyn Store>,
+    /// The run's own config; agents' configs are derived from it.
+    pub(crate) base: SessionConfig,
+    /// Every tool; each agent gets the ones its profile allows.
+    pub(crate) tools: ToolRegistry,
+    pub(crate) profiles: BTreeMap<String, AgentProfile>,
+    pub(crate) settings: OrchestraSettings,
+    pub(crate) graph: Mutex<TaskGraph>,
+    /// The run's session, set once it is open.
+    run: OnceLock<(SessionId, Arc<EventSink>)>,
+    /// The run's top agent (the Coordinator) and its profile's name.
+    pub(crate) top: AgentId,
+    pub(crate) top_profile: String,
+    next_agent: AtomicU64,
+}
+
+impl Orchestra {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        base: SessionConfig,
+        tools: ToolRegistry,
+        settings: OrchestraSettings,
+        top_profile: &str,
+    ) -> Self {
+        let profiles = settings
+            .profiles
+            .iter()
+            .map(|profile| (profile.name.clone(), profile.clone()))
+            .collect();
+        Orchestra {
+            store,
+            base,
+            tools,
+            profiles,
+            graph: Mutex::new(TaskGraph::new(settings.max_tasks)),
+            settings,
+            run: OnceLock::new(),
+            top: AgentId("agent_1".into()),
+            top_profile: top_profile.to_owned(),
+            next_agent: AtomicU64::new(2),
+        }
+    }
+
+    pub(crate) fn attach(&self, session: SessionId, sink: Arc<EventSink>) {
+        let _ = self.run.set((session, sink));
+    }
+
+    /// The run's session id (empty before it is open, which no caller sees).
+    pub(crate) fn run_session(&self) -> SessionId {
+        self.run.get().map(|(id, _)| id.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn sink(&self) -> Option<&Arc<EventSink>> {
+        self.run.get().map(|(_, sink)| sink)
+    }
+
+    /// Reports an event in the run's session. A store failure is logged: the run goes on,
+    /// and the event still reaches the front end.
+    pub(crate) async fn emit(&self, kind: EventKind) {
+        if let Some(sink) = self.sink()
+            && let Err(err) = sink.emit(kind).await
+        {
+            tracing::warn!(%err, "an orchestration event was not stored");
+        }
+    }
+
+    pub(crate) fn next_agent_id(&self) -> AgentId {
+        AgentId(format!(
+            "agent_{}",
+            self.next_agent.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+
+    pub(crate) fn graph(&self) -> std::sync::MutexGuard<'_, TaskGraph> {
+        self.graph.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The session config of an agent running `profile`: the run's, with the profile's prompt
+    /// section, model, temperature and turn limit. Agents get no turn hooks: the run's own
+    /// turn (the Coordinator's) snapshots the workspace around all of their work.
+    pub(crate) async fn agent_config(
+        &self,
+        profile: &AgentProfile,
+    ) -> Result<(SessionConfig, ToolRegistry), OrchestraError> {
+        let mut config = self.base.clone();
+        config.system_prompt = crate::agent_system_prompt(&self.base.system_prompt, profile);
+        config.agent = profile.name.clone();
+        config.hooks = Vec::new();
+        if profile.temperature.is_some() {
+            config.temperature = profile.temperature;
+        }
+        if let Some(max_turns) = profile.max_turns {
+            config.max_turns = max_turns;
+        }
+        if let Some(model) = profile.model.as_deref().filter(|m| *m != self.base.model) {
+            let resolved = match &self.settings.models {
+                Some(models) => models.resolve(model).await,
+                None => Err("this run cannot switch models".to_owned()),
+            };
+            let resolved = resolved.map_err(|message| OrchestraError::Model {
+                profile: profile.name.clone(),
+                model: model.to_owned(),
+                message,
+            })?;
+            config.provider = resolved.provider;
+            config.model = resolved.model;
+            config.provider_model = resolved.provider_model;
+            if let Some(context) = resolved.context {
+                config.context = context;
+            }
+        }
+        let tools = match &profile.tools {
+            Some(names) => self.tools.only(names).0,
+            None => self.tools.clone(),
+        };
+        Ok((config, tools))
+    }
+}
+
+/// "300s", "1.5s", "250ms": a duration as a person writes it.
+pub(crate) fn describe_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms >= 1000 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        format!("{ms}ms")
+    }
+}
