@@ -145,11 +145,7 @@ pub(crate) async fn run_agent(
             match event.kind {
                 EventKind::UsageUpdated { usage: step, .. } => {
                     usage += step;
-                    if let Some(sink) = orchestra.sink()
-                        && let Err(err) = sink.add_usage(step).await
-                    {
-                        tracing::warn!(%err, "an agent's usage was not added to the run's");
-                    }
+                    orchestra.add_usage(step);
                 }
                 EventKind::MessageAdded { message } if message.role == Role::Assistant => {
                     let text = message.text();

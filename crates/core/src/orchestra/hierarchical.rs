@@ -55,7 +55,7 @@ impl Hierarchical {
         let sink = handle.sink().ok_or(EngineError::Closed)?;
         orchestra.attach(handle.id().clone(), sink);
         orchestra
-            .emit(EventKind::AgentSpawned {
+            .emit_now(EventKind::AgentSpawned {
                 agent: AgentInfo {
                     id: orchestra.top.clone(),
                     profile: profile.name.clone(),

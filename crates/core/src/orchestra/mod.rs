@@ -134,6 +134,24 @@ pub(crate) struct Orchestra {
     pub(crate) top: AgentId,
     pub(crate) top_profile: String,
     next_agent: AtomicU64,
+    /// What agents and the scheduler report into the run's session, in order; written by the
+    /// emitter future that runs beside the scheduler (see [`Emission`]).
+    emissions: tokio::sync::mpsc::UnboundedSender<Emission>,
+    emission_queue: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Emission>>>,
+}
+
+/// Something to report into the run's session.
+///
+/// Agents run as futures polled by the scheduler. Writing into the run's session takes its
+/// sink's lock across the store's write; if an agent held that lock while the scheduler, in
+/// its own body, waited for it, nobody would poll the agent again: a deadlock (seen with two
+/// agents at once). So nothing of the orchestra writes to the sink itself: it queues, and
+/// one emitter writes in order. Replies to `delegate` go through the same queue, so the
+/// Coordinator continues only after the events of the tasks it waited for are written.
+pub(crate) enum Emission {
+    Event(EventKind),
+    Usage(code_mesh_protocol::Usage),
+    Reply(tokio::sync::oneshot::Sender<()>),
 }
 
 impl Orchestra {
@@ -149,7 +167,10 @@ impl Orchestra {
             .iter()
             .map(|profile| (profile.name.clone(), profile.clone()))
             .collect();
+        let (emissions, queue) = tokio::sync::mpsc::unbounded_channel();
         Orchestra {
+            emissions,
+            emission_queue: std::sync::Mutex::new(Some(queue)),
             store,
             base,
             tools,
@@ -176,12 +197,56 @@ impl Orchestra {
         self.run.get().map(|(_, sink)| sink)
     }
 
-    /// Reports an event in the run's session. A store failure is logged: the run goes on,
-    /// and the event still reaches the front end.
+    /// Queues an event for the run's session (see [`Emission`]).
     pub(crate) async fn emit(&self, kind: EventKind) {
+        self.queue(Emission::Event(kind));
+    }
+
+    /// Queues an agent's usage, to be added to the run's total.
+    pub(crate) fn add_usage(&self, usage: code_mesh_protocol::Usage) {
+        self.queue(Emission::Usage(usage));
+    }
+
+    pub(crate) fn queue(&self, emission: Emission) {
+        // The receiver lives as long as the scheduler, which outlives every agent.
+        let _ = self.emissions.send(emission);
+    }
+
+    /// Writes an event into the run's session now; only before the scheduler runs. A store
+    /// failure is logged: the run goes on, and the event still reaches the front end.
+    pub(crate) async fn emit_now(&self, kind: EventKind) {
         if let Some(sink) = self.sink()
             && let Err(err) = sink.emit(kind).await
         {
+            tracing::warn!(%err, "an orchestration event was not stored");
+        }
+    }
+
+    /// The queue's receiving end, for the emitter (once).
+    pub(crate) fn take_emissions(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Emission>> {
+        self.emission_queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Writes one queued emission.
+    pub(crate) async fn write(&self, emission: Emission) {
+        let Some(sink) = self.sink() else {
+            if let Emission::Reply(reply) = emission {
+                let _ = reply.send(());
+            }
+            return;
+        };
+        let written = match emission {
+            Emission::Event(kind) => sink.emit(kind).await,
+            Emission::Usage(usage) => sink.add_usage(usage).await,
+            Emission::Reply(reply) => {
+                let _ = reply.send(());
+                Ok(())
+            }
+        };
+        if let Err(err) = written {
             tracing::warn!(%err, "an orchestration event was not stored");
         }
     }

@@ -32,8 +32,43 @@ struct Finished {
     run: AgentRun,
 }
 
-/// Runs requests until every sender is gone and nothing is running.
-pub(crate) async fn run(orchestra: Arc<Orchestra>, mut requests: mpsc::UnboundedReceiver<Request>) {
+/// Runs requests until every sender is gone and nothing is running, writing what the run
+/// reports beside it (see [`super::Emission`]).
+pub(crate) async fn run(orchestra: Arc<Orchestra>, requests: mpsc::UnboundedReceiver<Request>) {
+    let Some(mut queue) = orchestra.take_emissions() else {
+        tracing::warn!("a run's scheduler was started twice");
+        return;
+    };
+    let (finished, mut scheduler_done) = oneshot::channel::<()>();
+    let emitter = {
+        let orchestra = orchestra.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    emission = queue.recv() => match emission {
+                        Some(emission) => orchestra.write(emission).await,
+                        None => break,
+                    },
+                    _ = &mut scheduler_done => {
+                        // Nothing is running any more: write what is left, then stop.
+                        while let Ok(emission) = queue.try_recv() {
+                            orchestra.write(emission).await;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let scheduler = async move {
+        schedule(orchestra, requests).await;
+        let _ = finished.send(());
+    };
+    tokio::join!(scheduler, emitter);
+}
+
+async fn schedule(orchestra: Arc<Orchestra>, mut requests: mpsc::UnboundedReceiver<Request>) {
     let max_count = orchestra.settings.max_count.max(1);
     let mut running: FuturesUnordered<BoxFuture<'static, Finished>> = FuturesUnordered::new();
     let mut waiters: Vec<Request> = Vec::new();
@@ -90,7 +125,8 @@ pub(crate) async fn run(orchestra: Arc<Orchestra>, mut requests: mpsc::Unbounded
             waiters.drain(..).partition(|request| graph_done(request));
         waiters = pending;
         for request in done {
-            let _ = request.reply.send(());
+            // After the events queued so far, so the caller sees its tasks' ends first.
+            orchestra.queue(super::Emission::Reply(request.reply));
         }
         if !open && running.is_empty() {
             return;
