@@ -211,7 +211,15 @@ async fn start(
     barrier: Option<Arc<tokio::sync::Barrier>>,
     settings: OrchestraSettings,
 ) -> Run {
-    let store = memory_store();
+    start_with_store(memory_store(), provider, barrier, settings).await
+}
+
+async fn start_with_store(
+    store: Arc<dyn Store>,
+    provider: Arc<RoutedProvider>,
+    barrier: Option<Arc<tokio::sync::Barrier>>,
+    settings: OrchestraSettings,
+) -> Run {
     let mut config = config(Arc::new(ScriptedProvider::default()), true);
     config.provider = provider.clone();
     let (handle, driver) = Hierarchical::open(
@@ -753,4 +761,111 @@ async fn invalid_delegations_are_refused_as_tool_errors_the_coordinator_can_fix(
         "{unknown}"
     );
     run.finish().await;
+}
+
+/// A store whose appends suspend a few times before storing, like the SQLite store's (which
+/// waits for a blocking thread): a session's sink then holds its lock across suspension.
+struct SuspendingStore(Arc<dyn Store>);
+
+#[async_trait]
+impl Store for SuspendingStore {
+    async fn create_session(
+        &self,
+        new: code_mesh_core::NewSession,
+    ) -> Result<code_mesh_protocol::SessionInfo, code_mesh_core::StoreError> {
+        self.0.create_session(new).await
+    }
+    async fn session(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<code_mesh_protocol::SessionInfo>, code_mesh_core::StoreError> {
+        self.0.session(id).await
+    }
+    async fn latest_session(
+        &self,
+        cwd: &str,
+    ) -> Result<Option<code_mesh_protocol::SessionInfo>, code_mesh_core::StoreError> {
+        self.0.latest_session(cwd).await
+    }
+    async fn list_sessions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<code_mesh_protocol::SessionInfo>, code_mesh_core::StoreError> {
+        self.0.list_sessions(limit).await
+    }
+    async fn messages(
+        &self,
+        id: &SessionId,
+    ) -> Result<Vec<code_mesh_protocol::Message>, code_mesh_core::StoreError> {
+        self.0.messages(id).await
+    }
+    async fn events(&self, id: &SessionId) -> Result<Vec<Event>, code_mesh_core::StoreError> {
+        self.0.events(id).await
+    }
+    async fn append_event(&self, event: &Event) -> Result<(), code_mesh_core::StoreError> {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.0.append_event(event).await
+    }
+    async fn create_session_with_events(
+        &self,
+        new: code_mesh_core::NewSession,
+        events: Vec<code_mesh_core::RecordedEvent>,
+    ) -> Result<code_mesh_protocol::SessionInfo, code_mesh_core::StoreError> {
+        self.0.create_session_with_events(new, events).await
+    }
+    async fn delete_session(&self, id: &SessionId) -> Result<bool, code_mesh_core::StoreError> {
+        self.0.delete_session(id).await
+    }
+    async fn child_sessions(
+        &self,
+        id: &SessionId,
+    ) -> Result<Vec<code_mesh_protocol::SessionInfo>, code_mesh_core::StoreError> {
+        self.0.child_sessions(id).await
+    }
+    async fn context_state(
+        &self,
+        id: &SessionId,
+    ) -> Result<code_mesh_protocol::ContextState, code_mesh_core::StoreError> {
+        self.0.context_state(id).await
+    }
+}
+
+#[tokio::test]
+async fn two_agents_at_once_never_deadlock_on_the_runs_events_when_the_store_suspends() {
+    // Regression: agents reported into the run's session themselves, holding its event lock
+    // across the store's write, while the scheduler polling them waited for the same lock.
+    for round in 0..20 {
+        let provider = script(vec![
+            tool_step("coordinator", "d1", "delegate", DIAMOND),
+            answer("architect", "design: add a flag"),
+            answer("coder", "coded the flag"),
+            answer("tester", "tests pass"),
+            answer("reviewer", "approved"),
+            answer("coordinator", "All done."),
+        ]);
+        let store: Arc<dyn Store> = Arc::new(SuspendingStore(memory_store()));
+        let mut run = start_with_store(
+            store,
+            provider,
+            None,
+            settings(profiles(), 4, ManualTimer::new()),
+        )
+        .await;
+        run.handle
+            .submit(Op::UserTurn {
+                text: format!("add a flag ({round})"),
+            })
+            .unwrap();
+        let events = run
+            .until(|e| matches!(e.kind, EventKind::TurnFinished { .. }))
+            .await;
+        assert!(
+            task_lines(&events).contains(&"done task_4: approved".to_owned()),
+            "round {round}: {:?}",
+            task_lines(&events)
+        );
+        run.finish().await;
+    }
 }
