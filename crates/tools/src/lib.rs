@@ -42,6 +42,7 @@ mod memory;
 mod multiedit;
 mod output;
 mod paths;
+mod plumbing;
 mod process;
 mod project;
 mod pty;

@@ -33,9 +33,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -503,47 +502,18 @@ impl Repo {
     }
 }
 
-/// Runs git directly (Code Mesh's own bookkeeping, not the agent's command).
+/// Runs git directly (Code Mesh's own bookkeeping, not the agent's command), leaving the
+/// user's index alone.
 fn run(
     cwd: &Path,
     args: &[&str],
     env: &[(&str, &OsStr)],
     input: Option<&[u8]>,
 ) -> Result<std::process::Output, SnapshotError> {
-    let mut command = Command::new("git");
-    command
-        .args(["-c", "core.quotepath=off"])
-        .args(args)
-        .current_dir(cwd)
-        .env("GIT_LITERAL_PATHSPECS", "1")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("LC_ALL", "C")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().map_err(|error| {
-        if error.kind() == io::ErrorKind::NotFound {
-            SnapshotError::GitMissing
-        } else {
-            SnapshotError::Io(format!("cannot run git: {error}"))
-        }
-    })?;
-    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin
-            .write_all(input)
-            .map_err(|error| SnapshotError::Io(format!("cannot write to git: {error}")))?;
-    }
-    child
-        .wait_with_output()
-        .map_err(|error| SnapshotError::Io(format!("git did not finish: {error}")))
+    crate::plumbing::run_git(cwd, args, env, input, false).map_err(|error| match error {
+        crate::plumbing::PlumbingError::GitMissing => SnapshotError::GitMissing,
+        crate::plumbing::PlumbingError::Io(message) => SnapshotError::Io(message),
+    })
 }
 
 #[cfg(test)]

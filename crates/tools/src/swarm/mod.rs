@@ -13,9 +13,8 @@ mod evaluate;
 mod worktree;
 
 use std::ffi::OsStr;
-use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 pub use apply::{AppliedDiff, apply_winner};
 pub use evaluate::{
@@ -57,39 +56,10 @@ fn git_output(
     env: &[(&str, &OsStr)],
     input: Option<&[u8]>,
 ) -> Result<Output, SwarmError> {
-    let mut command = Command::new("git");
-    command
-        .args(["-c", "core.quotepath=off"])
-        .args(args)
-        .current_dir(cwd)
-        .env("GIT_LITERAL_PATHSPECS", "1")
-        .env("LC_ALL", "C")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().map_err(|error| {
-        if error.kind() == io::ErrorKind::NotFound {
-            SwarmError::GitMissing
-        } else {
-            SwarmError::Io(format!("cannot run git: {error}"))
-        }
-    })?;
-    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin
-            .write_all(input)
-            .map_err(|error| SwarmError::Io(format!("cannot write to git: {error}")))?;
-    }
-    child
-        .wait_with_output()
-        .map_err(|error| SwarmError::Io(format!("git did not finish: {error}")))
+    crate::plumbing::run_git(cwd, args, env, input, true).map_err(|error| match error {
+        crate::plumbing::PlumbingError::GitMissing => SwarmError::GitMissing,
+        crate::plumbing::PlumbingError::Io(message) => SwarmError::Io(message),
+    })
 }
 
 /// `git <args>` in `cwd`; its stdout, or the error with git's message.
