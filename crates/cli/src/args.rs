@@ -130,10 +130,10 @@ pub struct RunArgs {
     /// The model, as PROVIDER/MODEL (e.g. `openai/gpt-5-mini`, `ollama/qwen3-coder`).
     #[arg(short, long, value_name = "PROVIDER/MODEL")]
     pub model: Option<String>,
-    /// How agents work together. Only `single` runs in this version.
+    /// How agents work together (default: `[agents] default_strategy`).
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
-    /// Number of agents, for the swarm strategy.
+    /// Candidates a swarm tries (default: `[agents] swarm_size`).
     #[arg(long, value_name = "N")]
     pub agents: Option<u32>,
     /// Continue the last session of this directory.

@@ -69,24 +69,18 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     outcome.map(|exit| exit.into())
 }
 
-/// Refuses what this version cannot do yet, rather than pretending to do it.
+/// Refuses arguments that do not fit together.
 fn check_supported(args: &RunArgs) -> Result<(), CliError> {
-    if let Some(strategy) = args
-        .strategy
-        .filter(|s| !matches!(s, StrategyArg::Single | StrategyArg::Hierarchical))
-    {
+    if args.agents.is_some() && args.strategy != Some(StrategyArg::Swarm) {
         return Err(CliError::usage(
-            format!(
-                "the `{}` strategy is not supported yet; this version runs `single` and `hierarchical`",
-                strategy.name()
-            ),
-            "pass --strategy single or --strategy hierarchical",
+            "--agents sets how many candidates a swarm tries; it needs --strategy swarm",
+            "add --strategy swarm, or drop --agents",
         ));
     }
-    if args.agents.is_some_and(|n| n != 1) {
+    if args.agents == Some(0) {
         return Err(CliError::usage(
-            "--agents applies to the swarm strategy, which is not supported yet",
-            "drop --agents",
+            "--agents 0 leaves the swarm without a candidate",
+            "pass --agents 2 or more (one candidate is the single strategy)",
         ));
     }
     Ok(())
@@ -122,16 +116,7 @@ fn read_prompt(args: &RunArgs) -> Result<String, CliError> {
 
 async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exit, CliError> {
     let config = &context.loaded.config;
-    let hierarchical = config.agents.default_strategy == Strategy::Hierarchical;
-    if !matches!(
-        config.agents.default_strategy,
-        Strategy::Single | Strategy::Hierarchical
-    ) {
-        let origin = describe_origin(context.loaded.origin("agents.default_strategy"));
-        eprintln!(
-            "warning: `agents.default_strategy` ({origin}) asks for a strategy this version does not run yet; running `single`"
-        );
-    }
+    let strategy = config.agents.default_strategy;
     // The single agent is the `coder` profile (built-in, or as config and agent files set it).
     let profiles = crate::agents::load_profiles(&context)?;
     let profile = crate::agents::find_profile(&profiles, AGENT)?.clone();
@@ -224,10 +209,10 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
         }
         tools = restricted;
     }
-    let (mut handle, driver) = if hierarchical {
-        // The Coordinator and its agents: every tool, each agent limited by its profile.
+    let (mut handle, driver) = if strategy != Strategy::Single {
+        // Agents working together: every tool, each agent limited by its profile.
         let every_tool = code_mesh_tools::builtin_tools_with(&tool_settings);
-        crate::hierarchical::open(
+        crate::orchestrated::open(
             &context,
             store,
             every_tool,
@@ -235,6 +220,10 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
             start,
             profiles,
             Some(response_cache),
+            crate::orchestrated::RunRequest {
+                strategy,
+                agents: args.agents,
+            },
         )
         .await?
     } else {

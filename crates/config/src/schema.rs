@@ -174,6 +174,16 @@ pub(crate) static ROOT: Shape = Shape::Table {
                     ("auto_spawn", Shape::Leaf(Kind::Bool)),
                     ("timeout", Shape::Leaf(Kind::Duration)),
                     ("max_turns", Shape::Leaf(Kind::Count { max: U32_MAX })),
+                    ("pipeline", Shape::Leaf(Kind::TextList)),
+                    ("max_loops", Shape::Leaf(Kind::Integer { min: 0, max: 10 })),
+                    ("mesh", Shape::Leaf(Kind::TextList)),
+                    ("mesh_rounds", Shape::Leaf(Kind::Count { max: 100 })),
+                    ("swarm_size", Shape::Leaf(Kind::Count { max: 16 })),
+                    ("swarm_models", Shape::Leaf(Kind::TextList)),
+                    (
+                        "swarm_reviewers",
+                        Shape::Leaf(Kind::Integer { min: 0, max: 8 }),
+                    ),
                     (
                         "profiles",
                         Shape::Table {

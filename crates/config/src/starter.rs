@@ -43,6 +43,20 @@ const STARTER: &str = r#"# Code Mesh configuration.
 # timeout = "5m"
 # Most model requests allowed for one user turn.
 # max_turns = 100
+# The pipeline strategy's stages, in order.
+# pipeline = ["architect", "coder", "tester", "reviewer"]
+# How many times a pipeline stage may send the work back to an earlier one.
+# max_loops = 2
+# The agents of a mesh run; the first declares the run done.
+# mesh = ["coordinator", "coder", "tester", "reviewer"]
+# Most turns each mesh agent takes.
+# mesh_rounds = 8
+# Candidates a swarm tries when --agents is not given.
+# swarm_size = 3
+# Models swarm candidates take in turn; empty uses the run's model for all.
+# swarm_models = []
+# Reviewer agents voting among a swarm's candidates.
+# swarm_reviewers = 1
 
 # Agent profiles: change a built-in agent (coordinator, architect, coder, analyst, tester,
 # documenter, security, devops, designer, reviewer) or add one; only the keys given change.

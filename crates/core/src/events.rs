@@ -61,6 +61,14 @@ impl EventSink {
         self.emit_locked(&mut last_seq, kind).await
     }
 
+    /// The session's usage so far.
+    pub(crate) fn usage_total(&self) -> Usage {
+        *self
+            .usage_total
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Adds `usage` to the session's total and reports both in a `usage_updated` event.
     pub(crate) async fn add_usage(&self, usage: Usage) -> Result<(), StoreError> {
         let mut last_seq = self.last_seq.lock().await;

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::EventSink;
-use crate::turn::TurnRunner;
+use crate::turn::{StrategyTurn, TurnRunner};
 use crate::{
     ContextSettings, EngineError, InstructionFile, MemoryBank, NewSession, PermissionSettings,
     PromptMemory, Provider, SandboxPolicy, Store, ToolLimits, ToolRegistry, TurnHooks,
@@ -95,6 +95,19 @@ impl Session {
         tools: ToolRegistry,
         config: SessionConfig,
         start: SessionStart,
+    ) -> Result<(SessionHandle, SessionDriver), EngineError> {
+        Self::open_with(store, tools, config, start, None).await
+    }
+
+    /// [`Session::open`] for a run whose turns a strategy carries out (see
+    /// [`crate::orchestra`]): the session records the user's words, the strategy's events and
+    /// its answer; its own model loop is not used.
+    pub(crate) async fn open_with(
+        store: Arc<dyn Store>,
+        tools: ToolRegistry,
+        config: SessionConfig,
+        start: SessionStart,
+        strategy: Option<Arc<dyn StrategyTurn>>,
     ) -> Result<(SessionHandle, SessionDriver), EngineError> {
         let resumed = matches!(start, SessionStart::Resume(_));
         let (info, history, context) = match start {
@@ -180,7 +193,14 @@ impl Session {
             },
             sink: Arc::downgrade(&sink),
         };
-        Ok((handle, SessionDriver { ops: op_rx, runner }))
+        Ok((
+            handle,
+            SessionDriver {
+                ops: op_rx,
+                runner,
+                strategy,
+            },
+        ))
     }
 }
 
@@ -265,6 +285,8 @@ impl OpSender {
 pub struct SessionDriver {
     ops: mpsc::UnboundedReceiver<Op>,
     runner: TurnRunner,
+    /// Carries out user turns instead of the model loop (orchestrated runs).
+    strategy: Option<Arc<dyn StrategyTurn>>,
 }
 
 impl std::fmt::Debug for SessionDriver {
@@ -279,11 +301,12 @@ impl SessionDriver {
         let SessionDriver {
             mut ops,
             mut runner,
+            strategy,
         } = self;
         while let Some(op) = ops.recv().await {
             match op {
                 Op::UserTurn { text } => {
-                    if run_turn(&mut ops, &mut runner, text).await {
+                    if run_turn(&mut ops, &mut runner, text, strategy.as_deref()).await {
                         break;
                     }
                 }
@@ -305,11 +328,15 @@ async fn run_turn(
     ops: &mut mpsc::UnboundedReceiver<Op>,
     runner: &mut TurnRunner,
     text: String,
+    strategy: Option<&dyn StrategyTurn>,
 ) -> bool {
     let cancel = CancellationToken::new();
     let pending = runner.pending.clone();
     let sink = runner.sink.clone();
-    let turn = runner.run_turn(text, cancel.clone());
+    let turn: futures::future::BoxFuture<'_, ()> = match strategy {
+        Some(strategy) => Box::pin(runner.run_strategy_turn(text, cancel.clone(), strategy)),
+        None => Box::pin(runner.run_turn(text, cancel.clone())),
+    };
     tokio::pin!(turn);
     let mut shutdown = false;
     let mut ops_open = true;

@@ -21,6 +21,10 @@ use crate::{
     TurnHookContext, now_ms, prompt,
 };
 
+mod strategy;
+
+pub(crate) use strategy::{StrategyError, StrategyOutcome, StrategyTurn};
+
 pub(crate) struct TurnRunner {
     pub(crate) sink: Arc<EventSink>,
     pub(crate) pending: PendingPermissions,

@@ -76,6 +76,21 @@ pub struct AgentsConfig {
     pub timeout: Duration,
     /// Most model requests allowed for one user turn.
     pub max_turns: u32,
+    /// The pipeline strategy's stages, in order, by agent profile.
+    pub pipeline: Vec<String>,
+    /// How many times a pipeline stage may send the work back to an earlier stage.
+    pub max_loops: u32,
+    /// The agents of a mesh run, by profile; the first one declares the run done.
+    pub mesh: Vec<String>,
+    /// Most turns each mesh agent takes (it takes one more each time messages wake it).
+    pub mesh_rounds: u32,
+    /// Candidates a swarm tries when `--agents` is not given.
+    pub swarm_size: u32,
+    /// Models swarm candidates take in turn (`provider/model`); empty: every candidate uses
+    /// the run's model.
+    pub swarm_models: Vec<String>,
+    /// Reviewer agents voting among a swarm's candidates.
+    pub swarm_reviewers: u32,
     /// `[agents.profiles.NAME]`: overrides of the built-in agent profiles and new profiles.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, AgentProfileConfig>,
@@ -114,6 +129,17 @@ impl Default for AgentsConfig {
             auto_spawn: true,
             timeout: Duration::from_secs(300),
             max_turns: 100,
+            pipeline: ["architect", "coder", "tester", "reviewer"]
+                .map(str::to_owned)
+                .to_vec(),
+            max_loops: 2,
+            mesh: ["coordinator", "coder", "tester", "reviewer"]
+                .map(str::to_owned)
+                .to_vec(),
+            mesh_rounds: 8,
+            swarm_size: 3,
+            swarm_models: Vec::new(),
+            swarm_reviewers: 1,
             profiles: BTreeMap::new(),
         }
     }

@@ -164,16 +164,20 @@ fn task_progress_is_shown_on_stderr_and_the_answer_on_stdout() {
 }
 
 #[test]
-fn strategies_not_built_yet_are_refused_with_a_clear_message() {
+fn agents_without_the_swarm_strategy_is_refused_with_a_clear_message() {
     let project = Project::new();
     let server = serve(Vec::new());
-    let outcome = project.run(&server, &["run", "--strategy", "mesh", "hi"]);
+    let outcome = project.run(
+        &server,
+        &["run", "--strategy", "hierarchical", "--agents", "3", "hi"],
+    );
     outcome.assert_code(2);
     assert!(
         outcome
             .stderr
-            .contains("the `mesh` strategy is not supported yet; this version runs `single` and `hierarchical`"),
+            .contains("--agents sets how many candidates a swarm tries; it needs --strategy swarm"),
         "{}",
         outcome.stderr
     );
+    assert_eq!(server.requests().len(), 0);
 }

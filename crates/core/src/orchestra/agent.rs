@@ -8,7 +8,7 @@ use code_mesh_protocol::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Orchestra, describe_duration};
+use super::{AgentExtras, Orchestra, describe_duration};
 use crate::{Session, SessionStart};
 
 /// How an agent's attempt at a task ended.
@@ -65,15 +65,17 @@ pub(crate) async fn run_agent(
     task: TaskInfo,
     prompt: String,
     cancel: CancellationToken,
+    extras: AgentExtras,
 ) -> AgentRun {
     let Some(profile) = orchestra.profiles.get(&task.agent).cloned() else {
         return AgentRun::failed(format!("there is no `{}` agent profile", task.agent));
     };
-    let (config, tools) = match orchestra.agent_config(&profile).await {
+    let (config, tools) = match orchestra.agent_config(&profile, &extras).await {
         Ok(setup) => setup,
         Err(err) => return AgentRun::failed(err.to_string()),
     };
     let model = config.model.clone();
+    let agent = extras.id.clone().unwrap_or_else(|| orchestra.next_agent_id());
     let max_turns = config.max_turns;
     let start = SessionStart::Child {
         parent: orchestra.run_session(),
@@ -85,13 +87,12 @@ pub(crate) async fn run_agent(
         Ok(opened) => opened,
         Err(err) => return AgentRun::failed(format!("the agent's session did not open: {err}")),
     };
-    let agent = orchestra.next_agent_id();
     orchestra
         .emit(EventKind::AgentSpawned {
             agent: AgentInfo {
                 id: agent.clone(),
                 profile: profile.name.clone(),
-                parent: Some(orchestra.top.clone()),
+                parent: orchestra.top.clone(),
                 session_id: handle.id().clone(),
                 model,
             },

@@ -6,14 +6,13 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use code_mesh_protocol::{AgentInfo, AgentType, EventKind};
-use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use super::delegate::DelegateTool;
-use super::{Orchestra, OrchestraError, OrchestraSettings, scheduler};
+use super::{AgentExtras, Orchestra, OrchestraDriver, OrchestraError, OrchestraSettings, scheduler};
 use crate::EngineError;
 use crate::{
-    Session, SessionConfig, SessionDriver, SessionHandle, SessionStart, Store, ToolRegistry,
+    Session, SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry,
 };
 
 /// Opens hierarchical runs.
@@ -30,7 +29,7 @@ impl Hierarchical {
         config: SessionConfig,
         start: SessionStart,
         settings: OrchestraSettings,
-    ) -> Result<(SessionHandle, HierarchicalDriver), OrchestraError> {
+    ) -> Result<(SessionHandle, OrchestraDriver), OrchestraError> {
         let top = AgentType::Coordinator.name();
         let profile = settings
             .profiles
@@ -38,8 +37,14 @@ impl Hierarchical {
             .find(|profile| profile.name == top)
             .cloned()
             .ok_or_else(|| OrchestraError::MissingProfile(top.to_owned()))?;
-        let orchestra = Arc::new(Orchestra::new(store.clone(), config, tools, settings, top));
-        let (mut coordinator, coordinator_tools) = orchestra.agent_config(&profile).await?;
+        let orchestra = Arc::new(Orchestra::new(
+            store.clone(),
+            config,
+            tools,
+            settings,
+            Some(top),
+        ));
+        let (mut coordinator, coordinator_tools) = orchestra.agent_config(&profile, &AgentExtras::default()).await?;
         // Every agent runs under the Coordinator's turn; its snapshots cover all their work.
         coordinator.hooks = orchestra.base.hooks.clone();
         coordinator.system_prompt.push_str(&agent_list(&orchestra));
@@ -57,7 +62,7 @@ impl Hierarchical {
         orchestra
             .emit_now(EventKind::AgentSpawned {
                 agent: AgentInfo {
-                    id: orchestra.top.clone(),
+                    id: orchestra.top.clone().unwrap_or_default(),
                     profile: profile.name.clone(),
                     parent: None,
                     session_id: handle.id().clone(),
@@ -66,7 +71,14 @@ impl Hierarchical {
             })
             .await;
         let scheduler = Box::pin(scheduler::run(orchestra, receiver));
-        Ok((handle, HierarchicalDriver { session, scheduler }))
+        // The session's end drops the `delegate` tool, which lets the scheduler finish.
+        Ok((
+            handle,
+            OrchestraDriver {
+                session: Box::pin(session.run()),
+                background: scheduler,
+            },
+        ))
     }
 }
 
@@ -83,25 +95,4 @@ fn agent_list(orchestra: &Orchestra) -> String {
         }
     }
     text
-}
-
-/// A hierarchical run's loop: the Coordinator's session and the scheduler of its agents.
-/// `run` it in a task of its own; it ends when the session has shut down and every agent has
-/// stopped.
-pub struct HierarchicalDriver {
-    session: SessionDriver,
-    scheduler: BoxFuture<'static, ()>,
-}
-
-impl std::fmt::Debug for HierarchicalDriver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HierarchicalDriver").finish_non_exhaustive()
-    }
-}
-
-impl HierarchicalDriver {
-    pub async fn run(self) {
-        // The session's end drops the `delegate` tool, which lets the scheduler finish.
-        tokio::join!(self.session.run(), self.scheduler);
-    }
 }

@@ -30,7 +30,7 @@ use crate::{ContextSettings, EngineError, Provider, SessionConfig, Store, ToolRe
 
 pub use delegate::DELEGATE_TOOL_NAME;
 pub use graph::{GraphError, NewTask, TaskGraph};
-pub use hierarchical::{Hierarchical, HierarchicalDriver};
+pub use hierarchical::Hierarchical;
 
 /// Most tasks one run may create, so a Coordinator cannot delegate without end.
 pub const DEFAULT_MAX_TASKS: usize = 50;
@@ -130,8 +130,9 @@ pub(crate) struct Orchestra {
     pub(crate) graph: Mutex<TaskGraph>,
     /// The run's session, set once it is open.
     run: OnceLock<(SessionId, Arc<EventSink>)>,
-    /// The run's top agent (the Coordinator) and its profile's name.
-    pub(crate) top: AgentId,
+    /// The run's top agent (the hierarchical Coordinator), parent of every other agent; `None`
+    /// when the run itself hands out the work (pipeline, mesh, swarm).
+    pub(crate) top: Option<AgentId>,
     pub(crate) top_profile: String,
     next_agent: AtomicU64,
     /// What agents and the scheduler report into the run's session, in order; written by the
@@ -160,7 +161,7 @@ impl Orchestra {
         base: SessionConfig,
         tools: ToolRegistry,
         settings: OrchestraSettings,
-        top_profile: &str,
+        top_profile: Option<&str>,
     ) -> Self {
         let profiles = settings
             .profiles
@@ -178,9 +179,9 @@ impl Orchestra {
             graph: Mutex::new(TaskGraph::new(settings.max_tasks)),
             settings,
             run: OnceLock::new(),
-            top: AgentId("agent_1".into()),
-            top_profile: top_profile.to_owned(),
-            next_agent: AtomicU64::new(2),
+            top: top_profile.map(|_| AgentId("agent_1".into())),
+            top_profile: top_profile.unwrap_or_default().to_owned(),
+            next_agent: AtomicU64::new(if top_profile.is_some() { 2 } else { 1 }),
         }
     }
 
@@ -219,6 +220,38 @@ impl Orchestra {
             && let Err(err) = sink.emit(kind).await
         {
             tracing::warn!(%err, "an orchestration event was not stored");
+        }
+    }
+
+    /// Waits until everything queued so far is written into the run's session: a strategy
+    /// does this before it ends its turn, so `turn_finished` comes after its tasks' events.
+    pub(crate) async fn flush(&self) {
+        let (reply, written) = tokio::sync::oneshot::channel();
+        self.queue(Emission::Reply(reply));
+        let _ = written.await;
+    }
+
+    /// Writes queued emissions in order until `stop` fires, then writes what is left. Runs
+    /// beside everything that queues (see [`Emission`]); at most once per run.
+    pub(crate) async fn emitter(&self, mut stop: tokio::sync::oneshot::Receiver<()>) {
+        let Some(mut queue) = self.take_emissions() else {
+            tracing::warn!("a run's emitter was started twice");
+            return;
+        };
+        loop {
+            tokio::select! {
+                biased;
+                emission = queue.recv() => match emission {
+                    Some(emission) => self.write(emission).await,
+                    None => break,
+                },
+                _ = &mut stop => {
+                    while let Ok(emission) = queue.try_recv() {
+                        self.write(emission).await;
+                    }
+                    break;
+                }
+            }
         }
     }
 
@@ -268,18 +301,32 @@ impl Orchestra {
     pub(crate) async fn agent_config(
         &self,
         profile: &AgentProfile,
+        extras: &AgentExtras,
     ) -> Result<(SessionConfig, ToolRegistry), OrchestraError> {
         let mut config = self.base.clone();
         config.system_prompt = crate::agent_system_prompt(&self.base.system_prompt, profile);
+        if let Some(section) = &extras.prompt {
+            config.system_prompt.push_str("\n\n");
+            config.system_prompt.push_str(section);
+        }
         config.agent = profile.name.clone();
-        config.hooks = Vec::new();
+        config.hooks = extras.hooks.clone();
         if profile.temperature.is_some() {
             config.temperature = profile.temperature;
+        }
+        if extras.temperature.is_some() {
+            config.temperature = extras.temperature;
         }
         if let Some(max_turns) = profile.max_turns {
             config.max_turns = max_turns;
         }
-        if let Some(model) = profile.model.as_deref().filter(|m| *m != self.base.model) {
+        if let Some(place) = &extras.workspace {
+            config.workspace = place.workspace.clone();
+            config.cwd = place.cwd.clone();
+            config.sandbox = place.sandbox.clone();
+        }
+        let model = extras.model.as_deref().or(profile.model.as_deref());
+        if let Some(model) = model.filter(|m| *m != self.base.model) {
             let resolved = match &self.settings.models {
                 Some(models) => models.resolve(model).await,
                 None => Err("this run cannot switch models".to_owned()),
@@ -296,12 +343,108 @@ impl Orchestra {
                 config.context = context;
             }
         }
-        let tools = match &profile.tools {
+        let mut tools = match &profile.tools {
             Some(names) => self.tools.only(names).0,
             None => self.tools.clone(),
         };
+        for tool in &extras.tools {
+            tools.register(tool.clone());
+        }
         Ok((config, tools))
     }
+}
+
+/// What a strategy adds to, or changes in, one agent beyond its profile.
+#[derive(Clone, Default)]
+pub(crate) struct AgentExtras {
+    /// The agent's id, when the strategy needs it before the agent starts (mesh tools are
+    /// bound to it); otherwise the next free one.
+    pub(crate) id: Option<AgentId>,
+    /// Tools besides its profile's (mesh messaging, the pipeline's `send_back`).
+    pub(crate) tools: Vec<Arc<dyn crate::Tool>>,
+    /// Turn hooks of its session (the mesh inbox).
+    pub(crate) hooks: Vec<Arc<dyn crate::TurnHooks>>,
+    /// A section added to its system prompt.
+    pub(crate) prompt: Option<String>,
+    /// Overrides its profile's temperature (a swarm varies it).
+    pub(crate) temperature: Option<f32>,
+    /// Overrides its profile's model (a swarm varies it).
+    pub(crate) model: Option<String>,
+    /// Where it works instead of the run's workspace (a swarm candidate's worktree).
+    pub(crate) workspace: Option<AgentWorkspace>,
+}
+
+/// A workspace of an agent's own.
+#[derive(Clone, Debug)]
+pub(crate) struct AgentWorkspace {
+    pub(crate) workspace: std::path::PathBuf,
+    pub(crate) cwd: std::path::PathBuf,
+    pub(crate) sandbox: crate::SandboxPolicy,
+}
+
+/// An orchestrated run's loop: the run's session and what works beside it (the scheduler and
+/// the emitter of the agents' events). `run` it in a task of its own; it ends when the
+/// session has shut down and every agent has stopped.
+pub struct OrchestraDriver {
+    pub(crate) session: BoxFuture<'static, ()>,
+    pub(crate) background: BoxFuture<'static, ()>,
+}
+
+impl std::fmt::Debug for OrchestraDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchestraDriver").finish_non_exhaustive()
+    }
+}
+
+impl OrchestraDriver {
+    pub async fn run(self) {
+        tokio::join!(self.session, self.background);
+    }
+}
+
+/// Opens the run's session for a strategy that carries out its turns itself (pipeline, mesh,
+/// swarm): `strategy` is made from the run's orchestra once the session is open.
+pub(crate) async fn open_strategy_run(
+    store: Arc<dyn Store>,
+    tools: ToolRegistry,
+    config: SessionConfig,
+    start: crate::SessionStart,
+    settings: OrchestraSettings,
+    strategy: impl FnOnce(Arc<Orchestra>) -> Arc<dyn crate::turn::StrategyTurn>,
+) -> Result<(crate::SessionHandle, OrchestraDriver), OrchestraError> {
+    let orchestra = Arc::new(Orchestra::new(
+        store.clone(),
+        config.clone(),
+        tools,
+        settings,
+        None,
+    ));
+    let turn = strategy(orchestra.clone());
+    let (handle, session) = crate::Session::open_with(
+        store,
+        ToolRegistry::default(),
+        config,
+        start,
+        Some(turn),
+    )
+    .await?;
+    let sink = handle.sink().ok_or(EngineError::Closed)?;
+    orchestra.attach(handle.id().clone(), sink);
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    // The session's end stops the emitter once it has written what is left; the strategy
+    // flushes it before each turn ends.
+    let session_then_stop = async move {
+        session.run().await;
+        let _ = stop.send(());
+    };
+    let background = Box::pin(async move { orchestra.emitter(stopped).await });
+    Ok((
+        handle,
+        OrchestraDriver {
+            session: Box::pin(session_then_stop),
+            background,
+        },
+    ))
 }
 
 /// "300s", "1.5s", "250ms": a duration as a person writes it.

@@ -13,7 +13,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::Orchestra;
+use super::{AgentExtras, Orchestra};
 use super::agent::{AgentEnd, AgentRun, run_agent};
 
 /// Tasks already in the graph that a caller wants run; `reply` fires once all are finished.
@@ -35,37 +35,16 @@ struct Finished {
 /// Runs requests until every sender is gone and nothing is running, writing what the run
 /// reports beside it (see [`super::Emission`]).
 pub(crate) async fn run(orchestra: Arc<Orchestra>, requests: mpsc::UnboundedReceiver<Request>) {
-    let Some(mut queue) = orchestra.take_emissions() else {
-        tracing::warn!("a run's scheduler was started twice");
-        return;
-    };
-    let (finished, mut scheduler_done) = oneshot::channel::<()>();
-    let emitter = {
+    let (finished, scheduler_done) = oneshot::channel::<()>();
+    let scheduler = {
         let orchestra = orchestra.clone();
         async move {
-            loop {
-                tokio::select! {
-                    biased;
-                    emission = queue.recv() => match emission {
-                        Some(emission) => orchestra.write(emission).await,
-                        None => break,
-                    },
-                    _ = &mut scheduler_done => {
-                        // Nothing is running any more: write what is left, then stop.
-                        while let Ok(emission) = queue.try_recv() {
-                            orchestra.write(emission).await;
-                        }
-                        break;
-                    }
-                }
-            }
+            schedule(orchestra, requests).await;
+            // Nothing is running any more: the emitter writes what is left, then stops.
+            let _ = finished.send(());
         }
     };
-    let scheduler = async move {
-        schedule(orchestra, requests).await;
-        let _ = finished.send(());
-    };
-    tokio::join!(scheduler, emitter);
+    tokio::join!(scheduler, orchestra.emitter(scheduler_done));
 }
 
 async fn schedule(orchestra: Arc<Orchestra>, mut requests: mpsc::UnboundedReceiver<Request>) {
@@ -163,6 +142,7 @@ fn attempt(
             task.clone(),
             prompt.clone(),
             cancel.child_token(),
+            AgentExtras::default(),
         )
         .await;
         Finished {

@@ -1,6 +1,7 @@
-//! `run --strategy hierarchical`: the Coordinator in the run's session delegates to agents in
-//! child sessions (see `code_mesh_core::orchestra`). This file wires the front end's parts
-//! into it: tokio's timer, the profiles' own models, and `[agents]` limits.
+//! `run --strategy hierarchical|pipeline|mesh|swarm`: agents working together in child
+//! sessions of the run's session (see `code_mesh_core::orchestra`). This file wires the front
+//! end's parts into the engine's strategies: tokio's timer, the profiles' own models, and the
+//! `[agents]` settings.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use code_mesh_core::{
     ResponseCache, SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry,
 };
 use code_mesh_protocol::AgentProfile;
+use code_mesh_protocol::config::Strategy;
 use futures::future::BoxFuture;
 
 use crate::exit::{CliError, Exit};
@@ -43,9 +45,17 @@ impl ModelResolver for ResolvedModels {
     }
 }
 
-/// Opens the run's session as the Coordinator's and starts its driver. `tools` are every tool
-/// (each agent gets its profile's share); `config` is the run's (each agent's prompt, model and
-/// limits are derived from it).
+/// What an orchestrated run is asked to do besides its task.
+pub struct RunRequest {
+    pub strategy: Strategy,
+    /// `--agents N` (swarm candidates).
+    pub agents: Option<u32>,
+}
+
+/// Opens the run's session for `request.strategy` and starts its driver. `tools` are every
+/// tool (each agent gets its profile's share); `config` is the run's (each agent's prompt,
+/// model and limits are derived from it).
+#[allow(clippy::too_many_arguments)]
 pub async fn open(
     context: &Context,
     store: Arc<dyn Store>,
@@ -54,11 +64,21 @@ pub async fn open(
     start: SessionStart,
     profiles: Vec<AgentProfile>,
     cache: Option<Arc<dyn ResponseCache>>,
+    request: RunRequest,
 ) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), CliError> {
     // Each agent's own section is added to the base prompt by the orchestrator.
     config.system_prompt = code_mesh_core::base_system_prompt().to_owned();
+    let agents = &context.loaded.config.agents;
+    let extra_models: Vec<&str> = match request.strategy {
+        Strategy::Swarm => agents.swarm_models.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
     let mut models = HashMap::new();
-    for model in profiles.iter().filter_map(|p| p.model.as_deref()) {
+    let wanted = profiles
+        .iter()
+        .filter_map(|p| p.model.as_deref())
+        .chain(extra_models);
+    for model in wanted {
         if model == config.model || models.contains_key(model) {
             continue;
         }
@@ -80,7 +100,6 @@ pub async fn open(
             });
         models.insert(model.to_owned(), resolved);
     }
-    let agents = &context.loaded.config.agents;
     let settings = OrchestraSettings {
         profiles,
         max_count: usize::try_from(agents.max_count)
@@ -91,8 +110,21 @@ pub async fn open(
         timer: Arc::new(TokioTimer),
         models: Some(Arc::new(ResolvedModels(models))),
     };
-    let (handle, driver) = Hierarchical::open(store, tools, config, start, settings)
-        .await
+    let opened = match request.strategy {
+        Strategy::Hierarchical => {
+            Hierarchical::open(store, tools, config, start, settings).await
+        }
+        Strategy::Single | Strategy::Pipeline | Strategy::Mesh | Strategy::Swarm => {
+            return Err(CliError::usage(
+                format!(
+                    "the `{}` strategy is not supported yet",
+                    request.strategy.as_str()
+                ),
+                "pass --strategy single or --strategy hierarchical",
+            ));
+        }
+    };
+    let (handle, driver) = opened
         .map_err(|err| CliError::new(Exit::Failure, &err).with_optional_hint(err.hint()))?;
     Ok((handle, tokio::spawn(driver.run())))
 }
