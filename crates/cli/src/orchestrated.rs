@@ -114,7 +114,34 @@ pub async fn open(
         Strategy::Hierarchical => {
             Hierarchical::open(store, tools, config, start, settings).await
         }
-        Strategy::Single | Strategy::Pipeline | Strategy::Mesh | Strategy::Swarm => {
+        Strategy::Pipeline => {
+            return Err(CliError::usage(
+                format!(
+                    "the `{}` strategy is not supported yet",
+                    request.strategy.as_str()
+                ),
+                "pass --strategy single or --strategy hierarchical",
+            ));
+        }
+        Strategy::Mesh => {
+            return Err(CliError::usage(
+                format!(
+                    "the `{}` strategy is not supported yet",
+                    request.strategy.as_str()
+                ),
+                "pass --strategy single or --strategy hierarchical",
+            ));
+        }
+        Strategy::Swarm => {
+            return Err(CliError::usage(
+                format!(
+                    "the `{}` strategy is not supported yet",
+                    request.strategy.as_str()
+                ),
+                "pass --strategy single or --strategy hierarchical",
+            ));
+        }
+        Strategy::Single => {
             return Err(CliError::usage(
                 format!(
                     "the `{}` strategy is not supported yet",
