@@ -4,6 +4,7 @@
 //! store into the engine, and prints the engine's events. Everything it does goes through the
 //! engine's Op/Event API; nothing here reaches into provider or store internals.
 
+mod agent_tree;
 mod agents;
 mod args;
 mod auth;

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use code_mesh_core::orchestra::{
-    AgentModel, DEFAULT_MAX_TASKS, Hierarchical, ModelResolver, OrchestraSettings, Timer,
+    AgentModel, DEFAULT_MAX_TASKS, Hierarchical, MeshRun, MeshSettings, ModelResolver,
+    OrchestraError, OrchestraSettings, Pipeline, PipelineSettings, Swarm, SwarmSettings, Timer,
 };
 use code_mesh_core::{
     ResponseCache, SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry,
 };
 use code_mesh_protocol::AgentProfile;
 use code_mesh_protocol::config::Strategy;
+use code_mesh_tools::swarm::GitSwarm;
 use futures::future::BoxFuture;
 
 use crate::exit::{CliError, Exit};
@@ -111,47 +113,93 @@ pub async fn open(
         models: Some(Arc::new(ResolvedModels(models))),
     };
     let opened = match request.strategy {
-        Strategy::Hierarchical => {
-            Hierarchical::open(store, tools, config, start, settings).await
-        }
+        Strategy::Hierarchical => Hierarchical::open(store, tools, config, start, settings).await,
         Strategy::Pipeline => {
-            return Err(CliError::usage(
-                format!(
-                    "the `{}` strategy is not supported yet",
-                    request.strategy.as_str()
-                ),
-                "pass --strategy single or --strategy hierarchical",
-            ));
+            let pipeline = PipelineSettings {
+                stages: agents.pipeline.clone(),
+                max_loops: agents.max_loops,
+            };
+            Pipeline::open(store, tools, config, start, settings, pipeline)
+                .await
+                .map_err(|err| config_mistake("pipeline", err))
         }
         Strategy::Mesh => {
-            return Err(CliError::usage(
-                format!(
-                    "the `{}` strategy is not supported yet",
-                    request.strategy.as_str()
-                ),
-                "pass --strategy single or --strategy hierarchical",
-            ));
+            let mesh = MeshSettings {
+                members: agents.mesh.clone(),
+                rounds: agents.mesh_rounds,
+            };
+            MeshRun::open(store, tools, config, start, settings, mesh)
+                .await
+                .map_err(|err| config_mistake("mesh", err))
         }
         Strategy::Swarm => {
-            return Err(CliError::usage(
-                format!(
-                    "the `{}` strategy is not supported yet",
-                    request.strategy.as_str()
-                ),
-                "pass --strategy single or --strategy hierarchical",
-            ));
+            let swarm = swarm_settings(context, &request, &settings, &config)?;
+            Swarm::open(store, tools, config, start, settings, swarm).await
         }
         Strategy::Single => {
-            return Err(CliError::usage(
-                format!(
-                    "the `{}` strategy is not supported yet",
-                    request.strategy.as_str()
-                ),
-                "pass --strategy single or --strategy hierarchical",
+            // `run` opens single-agent sessions itself.
+            return Err(CliError::new(
+                Exit::Failure,
+                "internal error: the single strategy has no orchestration to open",
             ));
         }
     };
-    let (handle, driver) = opened
-        .map_err(|err| CliError::new(Exit::Failure, &err).with_optional_hint(err.hint()))?;
+    let (handle, driver) = opened.map_err(|err| {
+        let code = match err {
+            OrchestraError::Settings { .. } => Exit::Usage,
+            _ => Exit::Failure,
+        };
+        CliError::new(code, &err).with_optional_hint(err.hint())
+    })?;
     Ok((handle, tokio::spawn(driver.run())))
+}
+
+/// A pipeline or mesh that cannot be built from `[agents] <key>` (no member, a name no
+/// profile has, more members than may run) is a mistake in the config: exit 2, before any
+/// model request. Other errors pass through.
+fn config_mistake(key: &str, err: OrchestraError) -> OrchestraError {
+    match err {
+        OrchestraError::MissingProfile(_) | OrchestraError::Settings { .. } => {
+            OrchestraError::Settings {
+                message: format!("`[agents] {key}`: {err}"),
+                hint: err.hint().unwrap_or_default(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The swarm's candidates (`--agents` or `[agents] swarm_size`, at least 2), models,
+/// reviewers, and its git worktrees with the project's test command.
+fn swarm_settings(
+    context: &Context,
+    request: &RunRequest,
+    settings: &OrchestraSettings,
+    config: &SessionConfig,
+) -> Result<SwarmSettings, CliError> {
+    let agents = &context.loaded.config.agents;
+    let candidates = request.agents.unwrap_or(agents.swarm_size);
+    if candidates < 2 {
+        return Err(CliError::usage(
+            format!("a swarm needs at least 2 candidates, not {candidates}"),
+            "pass --agents 2 or more, or set `[agents] swarm_size`",
+        ));
+    }
+    let tools = &context.loaded.config.tools;
+    let git = GitSwarm::new(
+        code_mesh_tools::ProjectSettings {
+            package_manager: tools.package_manager.clone(),
+            test_runner: tools.test_runner.clone(),
+            formatter: tools.formatter.clone(),
+            linter: tools.linter.clone(),
+        },
+        settings.timeout,
+        config.limits,
+    );
+    Ok(SwarmSettings {
+        candidates: usize::try_from(candidates).unwrap_or(usize::MAX),
+        models: agents.swarm_models.clone(),
+        reviewers: usize::try_from(agents.swarm_reviewers).unwrap_or(usize::MAX),
+        workspace: Arc::new(git),
+    })
 }

@@ -14,6 +14,8 @@ pub struct EventPrinter {
     wrote_text: bool,
     /// The agent profile of each task of an orchestrated run, for its progress lines.
     task_agents: std::collections::HashMap<String, String>,
+    /// The run's agents and tasks, printed when the turn ends.
+    tree: code_mesh_core::orchestra::RunTree,
 }
 
 impl EventPrinter {
@@ -31,6 +33,7 @@ impl EventPrinter {
             at_line_start: true,
             wrote_text: false,
             task_agents: std::collections::HashMap::new(),
+            tree: code_mesh_core::orchestra::RunTree::new(),
         }
     }
 
@@ -44,6 +47,7 @@ impl EventPrinter {
             }
             return;
         }
+        self.tree.apply(&event.kind);
         match &event.kind {
             EventKind::TextDelta { delta } => {
                 let mut stdout = std::io::stdout().lock();
@@ -168,6 +172,7 @@ impl EventPrinter {
                 ..
             } => {
                 self.end_text_line();
+                eprint!("{}", crate::agent_tree::render(&self.tree));
                 match reason {
                     TurnEndReason::Completed => {}
                     TurnEndReason::MaxTurns => eprintln!(

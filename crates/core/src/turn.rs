@@ -23,7 +23,7 @@ use crate::{
 
 mod strategy;
 
-pub(crate) use strategy::{StrategyError, StrategyOutcome, StrategyTurn};
+pub(crate) use strategy::{StrategyOutcome, StrategyTurn};
 
 pub(crate) struct TurnRunner {
     pub(crate) sink: Arc<EventSink>,

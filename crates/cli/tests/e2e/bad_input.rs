@@ -230,10 +230,15 @@ fn a_stream_cut_before_the_end_is_an_error_not_an_answer() {
 fn unsupported_options_are_refused_not_ignored() {
     let project = Project::new();
     let server = serve(vec![]);
-    let outcome = project.run(&server, &["run", "--strategy", "swarm", "hello"]);
+    let outcome = project.run(
+        &server,
+        &["run", "--strategy", "swarm", "--agents", "1", "hello"],
+    );
     outcome.assert_code(2);
     assert!(
-        outcome.stderr.contains("not supported yet"),
+        outcome
+            .stderr
+            .contains("a swarm needs at least 2 candidates, not 1"),
         "{}",
         outcome.stderr
     );

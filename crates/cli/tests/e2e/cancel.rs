@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::harness::*;
 
 /// Starts `code-mesh run`, waits until `ready` holds for its stdout, then sends SIGINT.
-fn interrupt_when(
+pub(crate) fn interrupt_when(
     project: &Project,
     base_url: &str,
     args: &[&str],
@@ -146,7 +146,7 @@ fn ctrl_c_during_a_command_kills_it_and_answers_the_call() {
 }
 
 /// Live processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> usize {
+pub(crate) fn processes_with(needle: &str) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };

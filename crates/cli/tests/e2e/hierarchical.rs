@@ -154,6 +154,11 @@ fn task_progress_is_shown_on_stderr_and_the_answer_on_stdout() {
         "task_1 [architect] created: design the flag",
         "task_2 [coder] started",
         "task_4 [reviewer] done (<$0.0001)",
+        // The agent tree when the turn ends: each agent under the Coordinator, with its task.
+        "agents:\n└─ agent_1 coordinator (",
+        ") · task_1 done · 55 tokens, <$0.0001\n",
+        "   └─ agent_5 reviewer (",
+        "agents used 220 tokens",
     ] {
         assert!(
             outcome.stderr.contains(line),
@@ -161,6 +166,68 @@ fn task_progress_is_shown_on_stderr_and_the_answer_on_stdout() {
             outcome.stderr
         );
     }
+}
+
+#[test]
+fn a_profile_with_its_own_model_runs_its_agent_on_that_model() {
+    let project = Project::new();
+    project.write(
+        "code-mesh.toml",
+        "[agents.profiles.documenter]\nmodel = \"openai/cheap-docs-model\"\n",
+    );
+    let server = serve(vec![
+        Turn::new()
+            .with_tool_call(ToolCall::new(
+                "delegate",
+                json!({"tasks": [
+                    {"description": "document the flag", "agent": "documenter"},
+                    {"description": "review the flag", "agent": "reviewer"}
+                ]}),
+            ))
+            .for_agent("coordinator")
+            .for_model("run-model"),
+        Turn::reply("Documented.")
+            .for_agent("documenter")
+            .for_model("cheap-docs-model"),
+        Turn::reply("Reviewed.")
+            .for_agent("reviewer")
+            .for_model("run-model"),
+        Turn::reply("Both done.")
+            .for_agent("coordinator")
+            .for_model("run-model")
+            .expect_tool_result_contains("Documented."),
+    ]);
+    let outcome = project.run(
+        &server,
+        &[
+            "run",
+            "--json",
+            "--strategy",
+            "hierarchical",
+            "-m",
+            "openai/run-model",
+            "document it",
+        ],
+    );
+    outcome.assert_code(0);
+    assert_verified(&server);
+    let models: Vec<(String, String)> = events(&outcome.stdout)
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            EventKind::AgentSpawned { agent } => Some((agent.profile, agent.model)),
+            _ => None,
+        })
+        .collect();
+    let model_of = |profile: &str| {
+        models
+            .iter()
+            .find(|(p, _)| p == profile)
+            .map(|(_, m)| m.as_str())
+            .unwrap_or_else(|| panic!("no {profile} in {models:?}"))
+    };
+    assert_eq!(model_of("coordinator"), "openai/run-model");
+    assert_eq!(model_of("documenter"), "openai/cheap-docs-model");
+    assert_eq!(model_of("reviewer"), "openai/run-model");
 }
 
 #[test]

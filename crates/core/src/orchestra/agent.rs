@@ -1,15 +1,16 @@
-//! One agent working on one task: a child session of the run's session, one user turn.
+//! One agent working on one task: a child session of the run's session, one user turn
+//! ([`run_agent`]) or several ([`LiveAgent`]).
 
 use std::sync::Arc;
 
 use code_mesh_protocol::{
-    AgentInfo, AgentOutcome, ErrorCode, EventKind, Op, PermissionDecision, Role, TaskInfo,
+    AgentId, AgentInfo, AgentOutcome, ErrorCode, EventKind, Op, PermissionDecision, Role, TaskInfo,
     TurnEndReason, Usage,
 };
 use tokio_util::sync::CancellationToken;
 
 use super::{AgentExtras, Orchestra, describe_duration};
-use crate::{Session, SessionStart};
+use crate::{Session, SessionDriver, SessionHandle, SessionStart};
 
 /// How an agent's attempt at a task ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,91 +68,141 @@ pub(crate) async fn run_agent(
     cancel: CancellationToken,
     extras: AgentExtras,
 ) -> AgentRun {
-    let Some(profile) = orchestra.profiles.get(&task.agent).cloned() else {
-        return AgentRun::failed(format!("there is no `{}` agent profile", task.agent));
-    };
-    let (config, tools) = match orchestra.agent_config(&profile, &extras).await {
-        Ok(setup) => setup,
-        Err(err) => return AgentRun::failed(err.to_string()),
-    };
-    let model = config.model.clone();
-    let agent = extras.id.clone().unwrap_or_else(|| orchestra.next_agent_id());
-    let max_turns = config.max_turns;
-    let start = SessionStart::Child {
-        parent: orchestra.run_session(),
-        agent: profile.name.clone(),
-    };
-    let (mut handle, driver) = match Session::open(orchestra.store.clone(), tools, config, start)
-        .await
-    {
+    let (mut agent, driver) = match LiveAgent::open(&orchestra, task, extras).await {
         Ok(opened) => opened,
-        Err(err) => return AgentRun::failed(format!("the agent's session did not open: {err}")),
+        Err(failed) => return failed,
     };
-    orchestra
-        .emit(EventKind::AgentSpawned {
-            agent: AgentInfo {
-                id: agent.clone(),
-                profile: profile.name.clone(),
-                parent: orchestra.top.clone(),
-                session_id: handle.id().clone(),
-                model,
-            },
-        })
-        .await;
-    orchestra
-        .emit(EventKind::TaskStarted {
-            task: task.id.clone(),
-            agent: agent.clone(),
-        })
-        .await;
-
-    let timeout = orchestra.settings.timeout;
     let work = async {
-        let mut usage = Usage::default();
-        let mut answer = String::new();
+        let end = agent.turn(&orchestra, prompt, &cancel).await;
+        agent.shut_down();
+        end
+    };
+    let (end, ()) = tokio::join!(work, driver.run());
+    agent.terminate(&orchestra, end).await
+}
+
+/// An agent whose child session stays open across several user turns (a mesh member wakes
+/// for a new turn when messages arrive). [`run_agent`] is one turn of one.
+pub(crate) struct LiveAgent {
+    pub(crate) id: AgentId,
+    pub(crate) task: TaskInfo,
+    handle: SessionHandle,
+    max_turns: u32,
+    /// Everything its turns used so far.
+    pub(crate) usage: Usage,
+    /// Its latest non-empty assistant text.
+    pub(crate) answer: String,
+}
+
+impl LiveAgent {
+    /// Opens the agent's child session and reports `agent_spawned` and `task_started`. The
+    /// returned driver must be polled beside every [`LiveAgent::turn`] until
+    /// [`LiveAgent::shut_down`]. An agent that cannot start is a failed [`AgentRun`].
+    pub(crate) async fn open(
+        orchestra: &Arc<Orchestra>,
+        task: TaskInfo,
+        extras: AgentExtras,
+    ) -> Result<(LiveAgent, SessionDriver), AgentRun> {
+        let Some(profile) = orchestra.profiles.get(&task.agent).cloned() else {
+            return Err(AgentRun::failed(format!(
+                "there is no `{}` agent profile",
+                task.agent
+            )));
+        };
+        let (config, tools) = orchestra
+            .agent_config(&profile, &extras)
+            .await
+            .map_err(|err| AgentRun::failed(err.to_string()))?;
+        let model = config.model.clone();
+        let agent = extras
+            .id
+            .clone()
+            .unwrap_or_else(|| orchestra.next_agent_id());
+        let max_turns = config.max_turns;
+        let start = SessionStart::Child {
+            parent: orchestra.run_session(),
+            agent: profile.name.clone(),
+        };
+        let (handle, driver) = Session::open(orchestra.store.clone(), tools, config, start)
+            .await
+            .map_err(|err| AgentRun::failed(format!("the agent's session did not open: {err}")))?;
+        orchestra
+            .emit(EventKind::AgentSpawned {
+                agent: AgentInfo {
+                    id: agent.clone(),
+                    profile: profile.name.clone(),
+                    parent: orchestra.top.clone(),
+                    session_id: handle.id().clone(),
+                    model,
+                },
+            })
+            .await;
+        orchestra
+            .emit(EventKind::TaskStarted {
+                task: task.id.clone(),
+                agent: agent.clone(),
+            })
+            .await;
+        Ok((
+            LiveAgent {
+                id: agent,
+                task,
+                handle,
+                max_turns,
+                usage: Usage::default(),
+                answer: String::new(),
+            },
+            driver,
+        ))
+    }
+
+    /// One user turn with `prompt`, until it ends, `cancel` fires (the turn is cancelled and
+    /// its tools stop) or the run's timeout passes.
+    pub(crate) async fn turn(
+        &mut self,
+        orchestra: &Orchestra,
+        prompt: String,
+        cancel: &CancellationToken,
+    ) -> AgentEnd {
         let mut last_error: Option<(ErrorCode, String)> = None;
         let mut stopped: Option<AgentEnd> = None;
-        if handle.submit(Op::UserTurn { text: prompt }).is_err() {
-            return (
-                AgentEnd::Failed {
-                    reason: "the agent's session stopped before its turn".into(),
-                    provider: false,
-                },
-                usage,
-                answer,
-            );
+        if self.handle.submit(Op::UserTurn { text: prompt }).is_err() {
+            return AgentEnd::Failed {
+                reason: "the agent's session stopped before its turn".into(),
+                provider: false,
+            };
         }
-        let mut deadline = orchestra.settings.timer.sleep(timeout);
-        let end = loop {
+        let mut deadline = orchestra.settings.timer.sleep(orchestra.settings.timeout);
+        loop {
             let event = tokio::select! {
                 biased;
-                event = handle.next_event() => event,
+                event = self.handle.next_event() => event,
                 () = cancel.cancelled(), if stopped.is_none() => {
                     stopped = Some(AgentEnd::Cancelled);
-                    let _ = handle.submit(Op::Cancel);
+                    let _ = self.handle.submit(Op::Cancel);
                     continue;
                 }
                 () = &mut deadline, if stopped.is_none() => {
                     stopped = Some(AgentEnd::TimedOut);
-                    let _ = handle.submit(Op::Cancel);
+                    let _ = self.handle.submit(Op::Cancel);
                     continue;
                 }
             };
             let Some(event) = event else {
-                break AgentEnd::Failed {
+                return AgentEnd::Failed {
                     reason: "the agent's session ended before its turn finished".into(),
                     provider: false,
                 };
             };
             match event.kind {
                 EventKind::UsageUpdated { usage: step, .. } => {
-                    usage += step;
+                    self.usage += step;
                     orchestra.add_usage(step);
                 }
                 EventKind::MessageAdded { message } if message.role == Role::Assistant => {
                     let text = message.text();
                     if !text.trim().is_empty() {
-                        answer = text;
+                        self.answer = text;
                     }
                 }
                 EventKind::Error { code, message, .. } => last_error = Some((code, message)),
@@ -162,7 +213,7 @@ pub(crate) async fn run_agent(
                     ..
                 } => {
                     // Nobody can answer an agent's question yet: deny, and say so in the run.
-                    let _ = handle.submit(Op::PermissionReply {
+                    let _ = self.handle.submit(Op::PermissionReply {
                         request_id,
                         decision: PermissionDecision::Deny,
                     });
@@ -170,16 +221,17 @@ pub(crate) async fn run_agent(
                         .emit(EventKind::Warning {
                             message: format!(
                                 "{} [{}] was denied `{tool}` ({summary}): agents cannot ask for permission; pass --yes or allow it with a `[permissions]` rule",
-                                task.id, task.agent
+                                self.task.id, self.task.agent
                             ),
                         })
                         .await;
                 }
                 EventKind::TurnFinished { reason, .. } => {
                     if let Some(stopped) = stopped.take() {
-                        break stopped;
+                        return stopped;
                     }
-                    break match reason {
+                    let max_turns = self.max_turns;
+                    return match reason {
                         TurnEndReason::Completed => AgentEnd::Done,
                         TurnEndReason::MaxTurns => AgentEnd::Failed {
                             reason: format!(
@@ -202,25 +254,39 @@ pub(crate) async fn run_agent(
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Asks the agent's session to stop; its driver then returns.
+    pub(crate) fn shut_down(&self) {
+        let _ = self.handle.submit(Op::Shutdown);
+    }
+
+    /// Reports `agent_terminated` with how the agent ended and what it said and used.
+    pub(crate) async fn terminate(self, orchestra: &Orchestra, end: AgentEnd) -> AgentRun {
+        let summary = match &end {
+            AgentEnd::Done if self.answer.trim().is_empty() => {
+                "(the agent gave no final answer)".into()
+            }
+            AgentEnd::Done => self.answer,
+            AgentEnd::Failed { reason, .. } => reason.clone(),
+            AgentEnd::TimedOut => format!(
+                "timed out after {}",
+                describe_duration(orchestra.settings.timeout)
+            ),
+            AgentEnd::Cancelled => "cancelled".into(),
         };
-        let _ = handle.submit(Op::Shutdown);
-        (end, usage, answer)
-    };
-    let ((end, usage, answer), ()) = tokio::join!(work, driver.run());
-    let summary = match &end {
-        AgentEnd::Done if answer.trim().is_empty() => "(the agent gave no final answer)".into(),
-        AgentEnd::Done => answer,
-        AgentEnd::Failed { reason, .. } => reason.clone(),
-        AgentEnd::TimedOut => format!("timed out after {}", describe_duration(timeout)),
-        AgentEnd::Cancelled => "cancelled".into(),
-    };
-    let outcome = AgentOutcome { summary, usage };
-    orchestra
-        .emit(EventKind::AgentTerminated {
-            agent,
-            succeeded: end == AgentEnd::Done,
-            outcome: outcome.clone(),
-        })
-        .await;
-    AgentRun { end, outcome }
+        let outcome = AgentOutcome {
+            summary,
+            usage: self.usage,
+        };
+        orchestra
+            .emit(EventKind::AgentTerminated {
+                agent: self.id,
+                succeeded: end == AgentEnd::Done,
+                outcome: outcome.clone(),
+            })
+            .await;
+        AgentRun { end, outcome }
+    }
 }

@@ -9,11 +9,11 @@ use code_mesh_protocol::{AgentInfo, AgentType, EventKind};
 use tokio::sync::mpsc;
 
 use super::delegate::DelegateTool;
-use super::{AgentExtras, Orchestra, OrchestraDriver, OrchestraError, OrchestraSettings, scheduler};
-use crate::EngineError;
-use crate::{
-    Session, SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry,
+use super::{
+    AgentExtras, Orchestra, OrchestraDriver, OrchestraError, OrchestraSettings, scheduler,
 };
+use crate::EngineError;
+use crate::{Session, SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry};
 
 /// Opens hierarchical runs.
 #[derive(Debug)]
@@ -44,7 +44,9 @@ impl Hierarchical {
             settings,
             Some(top),
         ));
-        let (mut coordinator, coordinator_tools) = orchestra.agent_config(&profile, &AgentExtras::default()).await?;
+        let (mut coordinator, coordinator_tools) = orchestra
+            .agent_config(&profile, &AgentExtras::default())
+            .await?;
         // Every agent runs under the Coordinator's turn; its snapshots cover all their work.
         coordinator.hooks = orchestra.base.hooks.clone();
         coordinator.system_prompt.push_str(&agent_list(&orchestra));

@@ -14,7 +14,11 @@ mod agent;
 mod delegate;
 mod graph;
 mod hierarchical;
+mod mesh_run;
+mod pipeline;
 mod scheduler;
+mod swarm;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +35,13 @@ use crate::{ContextSettings, EngineError, Provider, SessionConfig, Store, ToolRe
 pub use delegate::DELEGATE_TOOL_NAME;
 pub use graph::{GraphError, NewTask, TaskGraph};
 pub use hierarchical::Hierarchical;
+pub use mesh_run::{LEAD_FINISH_TOOL_NAME, MeshRun, MeshSettings};
+pub use pipeline::{Pipeline, PipelineSettings, SEND_BACK_TOOL_NAME};
+pub use swarm::{
+    ReproductionFiles, Swarm, SwarmCheckouts, SwarmEvaluation, SwarmPlace, SwarmSettings,
+    SwarmStepError, SwarmWorkspace, VOTE_TOOL_NAME,
+};
+pub use tree::{AgentNode, RunTree, TaskNode};
 
 /// Most tasks one run may create, so a Coordinator cannot delegate without end.
 pub const DEFAULT_MAX_TASKS: usize = 50;
@@ -98,6 +109,9 @@ pub enum OrchestraError {
         model: String,
         message: String,
     },
+    /// The strategy's settings cannot make a run; `hint` says what to change.
+    #[error("{message}")]
+    Settings { message: String, hint: String },
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -112,6 +126,7 @@ impl OrchestraError {
             OrchestraError::Model { profile, .. } => Some(format!(
                 "set `[agents.profiles.{profile}] model` to a model `code-mesh models` lists, or remove it to use the run's model"
             )),
+            OrchestraError::Settings { hint, .. } => Some(hint.clone()),
             OrchestraError::Engine(err) => err.hint(),
         }
     }
@@ -420,14 +435,9 @@ pub(crate) async fn open_strategy_run(
         None,
     ));
     let turn = strategy(orchestra.clone());
-    let (handle, session) = crate::Session::open_with(
-        store,
-        ToolRegistry::default(),
-        config,
-        start,
-        Some(turn),
-    )
-    .await?;
+    let (handle, session) =
+        crate::Session::open_with(store, ToolRegistry::default(), config, start, Some(turn))
+            .await?;
     let sink = handle.sink().ok_or(EngineError::Closed)?;
     orchestra.attach(handle.id().clone(), sink);
     let (stop, stopped) = tokio::sync::oneshot::channel();

@@ -13,8 +13,8 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{AgentExtras, Orchestra};
 use super::agent::{AgentEnd, AgentRun, run_agent};
+use super::{AgentExtras, Orchestra};
 
 /// Tasks already in the graph that a caller wants run; `reply` fires once all are finished.
 pub(crate) struct Request {
@@ -236,7 +236,7 @@ async fn record(
 }
 
 /// Fails a task and, with the reason, every task waiting on it.
-async fn fail(orchestra: &Orchestra, id: &TaskId, state: TaskState, reason: String) {
+pub(crate) async fn fail(orchestra: &Orchestra, id: &TaskId, state: TaskState, reason: String) {
     let dependents = orchestra.graph().fail(id, state, reason.clone());
     orchestra
         .emit(EventKind::TaskFailed {

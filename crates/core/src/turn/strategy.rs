@@ -88,7 +88,12 @@ impl TurnRunner {
             "the run's session could not record the turn".into(),
             None,
         );
-        if self.sink.emit(EventKind::TurnStarted { turn }).await.is_ok() {
+        if self
+            .sink
+            .emit(EventKind::TurnStarted { turn })
+            .await
+            .is_ok()
+        {
             let mut notes = Vec::new();
             for hook in &self.config.hooks {
                 notes.extend(hook.before_turn(&hook_context).await);
@@ -113,6 +118,14 @@ impl TurnRunner {
             if !outcome.answer.trim().is_empty() {
                 let interrupted = outcome.reason != TurnEndReason::Completed;
                 let answer = std::mem::take(&mut outcome.answer);
+                // Front ends show the answer as they show a model's text: streamed (here in one
+                // piece) before the turn records it as its assistant message.
+                let _ = self
+                    .sink
+                    .emit(EventKind::TextDelta {
+                        delta: answer.clone(),
+                    })
+                    .await;
                 if let Err(err) = self
                     .add_message(
                         Role::Assistant,
@@ -163,8 +176,12 @@ fn usage_since(now: Usage, before: Usage) -> Usage {
     Usage {
         input_tokens: now.input_tokens.saturating_sub(before.input_tokens),
         output_tokens: now.output_tokens.saturating_sub(before.output_tokens),
-        cache_read_tokens: now.cache_read_tokens.saturating_sub(before.cache_read_tokens),
-        cache_write_tokens: now.cache_write_tokens.saturating_sub(before.cache_write_tokens),
+        cache_read_tokens: now
+            .cache_read_tokens
+            .saturating_sub(before.cache_read_tokens),
+        cache_write_tokens: now
+            .cache_write_tokens
+            .saturating_sub(before.cache_write_tokens),
         reasoning_tokens: now.reasoning_tokens.saturating_sub(before.reasoning_tokens),
         cost_usd: match (now.cost_usd, before.cost_usd) {
             (Some(now), Some(before)) => Some(now - before),

@@ -9,6 +9,7 @@
 //! confined by the caller's sandbox policy with the worktree as the workspace.
 
 mod apply;
+mod backend;
 mod evaluate;
 mod worktree;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub use apply::{AppliedDiff, apply_winner};
+pub use backend::GitSwarm;
 pub use evaluate::{
     Baseline, Evaluation, EvaluationSettings, ReproductionTests, TestRun, evaluate_candidate,
     run_baseline,
