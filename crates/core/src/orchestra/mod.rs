@@ -8,7 +8,10 @@
 //! each agent's `usage_updated` added to the run's total.
 //!
 //! Strategies on top of it: [`Hierarchical`] (a Coordinator plans and hands tasks out through
-//! the `delegate` tool).
+//! the `delegate` tool), [`Pipeline`] (stages hand off in order and may send the work back),
+//! [`MeshRun`] (agents talk directly over a `MeshBus` until the lead declares the run done)
+//! and [`Swarm`] (candidates in git worktrees, judged by tests and reviewers' votes). The
+//! last three carry out the run session's turns themselves (`open_strategy_run`).
 
 mod agent;
 mod delegate;
