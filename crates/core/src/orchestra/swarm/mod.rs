@@ -29,6 +29,7 @@
 //! **Cancel.** The turn's token reaches every agent (their tools' commands are killed) and
 //! the test runs; checkouts are removed on every way out, cancel and failure included.
 
+mod prompts;
 mod vote;
 mod workspace;
 
@@ -40,6 +41,9 @@ use code_mesh_protocol::{AgentOutcome, EventKind, TaskId, TaskInfo, TaskState};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use prompts::{
+    APPROACHES, REVIEWER_SECTION, candidate_section, review_prompt, tester_prompt, tester_section,
+};
 pub use vote::VOTE_TOOL_NAME;
 use vote::VoteTool;
 pub use workspace::{
@@ -58,19 +62,6 @@ use crate::{SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry};
 /// Temperatures candidates take in turn: from careful to adventurous.
 const TEMPERATURES: [f32; 7] = [0.2, 0.5, 0.8, 1.0, 0.35, 0.65, 0.9];
 
-/// Approaches candidates are nudged towards, in turn, so they do not all write the same
-/// change.
-const APPROACHES: [&str; 4] = [
-    "Make the smallest change that solves the task; prefer editing existing code to adding new code.",
-    "Start from the tests and the code they exercise; let them guide the change, and run them.",
-    "Think about the edge cases first and make the change handle them explicitly.",
-    "Prefer the most straightforward, readable solution, even if it is a little longer.",
-];
-
-/// Bytes of one candidate's diff shown to the reviewers.
-const MAX_DIFF_SHOWN: usize = 24 * 1024;
-
-/// How a swarm is set up.
 #[derive(Clone)]
 pub struct SwarmSettings {
     /// Candidates (`--agents` or `[agents] swarm_size`; at least 2).
@@ -243,14 +234,13 @@ impl SwarmTurn {
         format!("{tail}-{turns}")
     }
 
+    /// The turn's steps, in order: tasks, agents, the Tester's tests, evaluation, decision.
     async fn work(
         &self,
         prompt: &str,
         checkouts: &mut dyn SwarmCheckouts,
         cancel: &CancellationToken,
     ) -> Ended {
-        let orchestra = &self.orchestra;
-        let run_model = orchestra.base.model.clone();
         let count = self.settings.candidates;
         let places = checkouts.candidates();
         if places.len() != count {
@@ -263,51 +253,10 @@ impl SwarmTurn {
                 None,
             ));
         }
-
-        // The tasks: the Tester, then the candidates.
-        let short = first_line(prompt);
-        let mut batch = vec![NewTask {
-            label: None,
-            description: format!("write reproduction tests: {short}"),
-            agent: TESTER.into(),
-            depends_on: Vec::new(),
-        }];
-        batch.extend((0..count).map(|n| NewTask {
-            label: None,
-            description: format!("candidate {n} of {count}: {short}"),
-            agent: CODER.into(),
-            depends_on: Vec::new(),
-        }));
-        let tasks = match self.add_tasks(batch).await {
-            Ok(tasks) => tasks,
-            Err(outcome) => return Ended::Done(outcome),
+        let (tester_task, mut candidates) = match self.plan(prompt, places).await {
+            Ok(planned) => planned,
+            Err(ended) => return ended,
         };
-        let (tester_task, candidate_tasks) = tasks
-            .split_first()
-            .map_or((None, &[][..]), |(t, c)| (Some(t.clone()), c));
-        let (Some(tester_task), true) = (tester_task, candidate_tasks.len() == count) else {
-            return Ended::Done(StrategyOutcome::failed(
-                String::new(),
-                "the swarm's tasks were not created".into(),
-                None,
-            ));
-        };
-        let mut candidates: Vec<Candidate> = candidate_tasks
-            .iter()
-            .zip(places)
-            .enumerate()
-            .map(|(number, (task, place))| Candidate {
-                number,
-                task: task.clone(),
-                model: (!self.settings.models.is_empty())
-                    .then(|| self.settings.models[number % self.settings.models.len()].clone()),
-                temperature: TEMPERATURES[number % TEMPERATURES.len()],
-                approach: APPROACHES[number % APPROACHES.len()],
-                place,
-                run: None,
-                evaluation: None,
-            })
-            .collect();
 
         // Every agent, the Tester first, up to `max_count` at once.
         let mut jobs = vec![Job {
@@ -365,6 +314,89 @@ impl SwarmTurn {
             );
         }
 
+        let tester_note = self.tester_tests(tester_run, checkouts, &tester_task).await;
+        let (baseline, reports) = match self
+            .evaluate(checkouts, &mut candidates, &tester_task, cancel)
+            .await
+        {
+            Ok(evaluated) => evaluated,
+            Err(ended) => return ended,
+        };
+        self.decide(
+            prompt,
+            checkouts,
+            &candidates,
+            &reports,
+            &baseline,
+            &tester_note,
+            cancel,
+        )
+        .await
+    }
+
+    /// The tasks (the Tester's, then one per candidate) and each candidate's variation.
+    async fn plan(
+        &self,
+        prompt: &str,
+        places: Vec<SwarmPlace>,
+    ) -> Result<(TaskInfo, Vec<Candidate>), Ended> {
+        let count = self.settings.candidates;
+        // The tasks: the Tester, then the candidates.
+        let short = first_line(prompt);
+        let mut batch = vec![NewTask {
+            label: None,
+            description: format!("write reproduction tests: {short}"),
+            agent: TESTER.into(),
+            depends_on: Vec::new(),
+        }];
+        batch.extend((0..count).map(|n| NewTask {
+            label: None,
+            description: format!("candidate {n} of {count}: {short}"),
+            agent: CODER.into(),
+            depends_on: Vec::new(),
+        }));
+        let tasks = match self.add_tasks(batch).await {
+            Ok(tasks) => tasks,
+            Err(outcome) => return Err(Ended::Done(outcome)),
+        };
+        let (tester_task, candidate_tasks) = tasks
+            .split_first()
+            .map_or((None, &[][..]), |(t, c)| (Some(t.clone()), c));
+        let (Some(tester_task), true) = (tester_task, candidate_tasks.len() == count) else {
+            return Err(Ended::Done(StrategyOutcome::failed(
+                String::new(),
+                "the swarm's tasks were not created".into(),
+                None,
+            )));
+        };
+        let candidates: Vec<Candidate> = candidate_tasks
+            .iter()
+            .zip(places)
+            .enumerate()
+            .map(|(number, (task, place))| Candidate {
+                number,
+                task: task.clone(),
+                model: (!self.settings.models.is_empty())
+                    .then(|| self.settings.models[number % self.settings.models.len()].clone()),
+                temperature: TEMPERATURES[number % TEMPERATURES.len()],
+                approach: APPROACHES[number % APPROACHES.len()],
+                place,
+                run: None,
+                evaluation: None,
+            })
+            .collect();
+        Ok((tester_task, candidates))
+    }
+
+    /// Collects the Tester's reproduction tests and closes its task; what the answer and the
+    /// reviewers are told about them.
+    async fn tester_tests(
+        &self,
+        tester_run: Option<AgentRun>,
+        checkouts: &mut dyn SwarmCheckouts,
+        tester_task: &TaskInfo,
+    ) -> String {
+        let orchestra = &self.orchestra;
         // The Tester's tests.
         let mut tester_note = String::new();
         match tester_run {
@@ -429,15 +461,27 @@ impl SwarmTurn {
                 })
                 .await;
         }
+        tester_note
+    }
 
+    /// The baseline run, then each finished candidate's evaluation (one at a time: suites may
+    /// share ports or caches); the baseline's line and every candidate's report.
+    async fn evaluate(
+        &self,
+        checkouts: &mut dyn SwarmCheckouts,
+        candidates: &mut [Candidate],
+        tester_task: &TaskInfo,
+        cancel: &CancellationToken,
+    ) -> Result<(String, Vec<CandidateReport>), Ended> {
+        let orchestra = &self.orchestra;
         // The baseline, then each candidate.
         let baseline = match checkouts.run_baseline(cancel.clone()).await {
             Ok(line) => line,
             Err(SwarmStepError::Cancelled) => {
-                self.cancel_unfinished(&candidates, &tester_task).await;
-                return Ended::Cancelled(
+                self.cancel_unfinished(candidates, tester_task).await;
+                return Err(Ended::Cancelled(
                     "The swarm was cancelled while testing; the working tree is unchanged.".into(),
-                );
+                ));
             }
             Err(SwarmStepError::Failed(message)) => {
                 orchestra
@@ -449,7 +493,7 @@ impl SwarmTurn {
             }
         };
         let mut reports = Vec::new();
-        for candidate in &mut candidates {
+        for candidate in candidates.iter_mut() {
             let report = match &candidate.run {
                 Some(AgentRun {
                     end: AgentEnd::Done,
@@ -487,14 +531,30 @@ impl SwarmTurn {
             reports.push(report);
         }
         if cancel.is_cancelled() {
-            self.cancel_unfinished(&candidates, &tester_task).await;
-            return Ended::Cancelled(
+            self.cancel_unfinished(candidates, tester_task).await;
+            return Err(Ended::Cancelled(
                 "The swarm was cancelled while testing; the working tree is unchanged.".into(),
-            );
+            ));
         }
+        Ok((baseline, reports))
+    }
 
+    /// The reviewers' vote among the survivors, the decision, and the winner's change applied
+    /// to the user's working tree.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        prompt: &str,
+        checkouts: &mut dyn SwarmCheckouts,
+        candidates: &[Candidate],
+        reports: &[CandidateReport],
+        baseline: &str,
+        tester_note: &str,
+        cancel: &CancellationToken,
+    ) -> Ended {
+        let run_model = self.orchestra.base.model.clone();
         // The vote, among the survivors.
-        let first = choose(&reports, &[]);
+        let first = choose(reports, &[]);
         if first.winner.is_none() {
             return Ended::Done(StrategyOutcome::failed(
                 format!("No candidate of the swarm qualified; the working tree is unchanged.\nBaseline tests: {baseline}. {tester_note}"),
@@ -506,11 +566,11 @@ impl SwarmTurn {
         let votes = if survivors.len() >= 2 && self.settings.reviewers > 0 {
             let review = review_prompt(
                 prompt,
-                &candidates,
+                candidates,
                 &survivors,
                 &run_model,
-                &baseline,
-                &tester_note,
+                baseline,
+                tester_note,
             );
             match self.review(review, &survivors, cancel).await {
                 Some(votes) => votes,
@@ -524,7 +584,7 @@ impl SwarmTurn {
         } else {
             Vec::new()
         };
-        let decision = choose(&reports, &votes);
+        let decision = choose(reports, &votes);
         let Some(winner) = decision.winner else {
             return Ended::Done(StrategyOutcome::failed(
                 String::new(),
@@ -550,7 +610,13 @@ impl SwarmTurn {
                 ));
             }
         };
-        let candidate = &candidates[winner];
+        let Some(candidate) = candidates.get(winner) else {
+            return Ended::Done(StrategyOutcome::failed(
+                String::new(),
+                format!("the swarm chose candidate {winner}, which it does not have"),
+                None,
+            ));
+        };
         let mut answer = format!(
             "The swarm chose {}. {}\n\nFiles changed: {}.\nBaseline tests: {baseline}.",
             candidate.label(&run_model),
@@ -832,84 +898,4 @@ fn first_line(text: &str) -> String {
     } else {
         line.to_owned()
     }
-}
-
-fn candidate_section(number: usize, count: usize, approach: &str) -> String {
-    format!(
-        "# Swarm\nYou are candidate {number} of {count} (numbered from 0) attempting the same task independently; the best change, judged by the project's tests and by reviewers, is applied to the user's working tree. Work only in your workspace, which is a checkout of your own: do not touch other folders, do not commit, and leave your change in the working tree. Approach: {approach} Finish with a short summary of what you changed and why."
-    )
-}
-
-fn tester_section(count: usize) -> String {
-    format!(
-        "# Swarm\nYou are the Tester of a swarm: {count} candidates attempt the task below in parallel while you write reproduction tests for it. Write test files only (their paths must contain `test` or `spec`), in the project's usual test layout, that fail on the current code and pass once the task is done; do not implement the change. Every candidate's change is run with your tests and the project's own. Work only in your workspace, a checkout of your own, and do not commit. Finish with a short summary of the tests you wrote."
-    )
-}
-
-fn tester_prompt(prompt: &str) -> String {
-    format!("Write reproduction tests for this task:\n\n{prompt}")
-}
-
-const REVIEWER_SECTION: &str = "# Swarm review\nSeveral candidates attempted the same task; those below passed the tests. Compare their changes for correctness, completeness and clarity, then call the `vote` tool exactly once with the number of the best candidate and a one-sentence reason. Finish with a short summary of your choice.";
-
-fn review_prompt(
-    prompt: &str,
-    candidates: &[Candidate],
-    survivors: &[usize],
-    run_model: &str,
-    baseline: &str,
-    tester_note: &str,
-) -> String {
-    let mut text = format!(
-        "# The task\n{prompt}\n\n# How they were tested\nBaseline (unchanged tree): {baseline}.\n"
-    );
-    if !tester_note.is_empty() {
-        let _ = writeln!(text, "{tester_note}");
-    }
-    let _ = writeln!(
-        text,
-        "\n# The candidates that qualified: {}",
-        survivors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for &number in survivors {
-        let Some(candidate) = candidates.get(number) else {
-            continue;
-        };
-        let _ = writeln!(
-            text,
-            "\n## Candidate {number}\n{}",
-            candidate.label(run_model)
-        );
-        if let Some(evaluation) = &candidate.evaluation {
-            let _ = writeln!(text, "Tests: {}", evaluation.tests);
-            let mut diff = evaluation.diff.as_str();
-            let mut cut = false;
-            if diff.len() > MAX_DIFF_SHOWN {
-                let mut end = MAX_DIFF_SHOWN;
-                while !diff.is_char_boundary(end) {
-                    end -= 1;
-                }
-                diff = &diff[..end];
-                cut = true;
-            }
-            let _ = writeln!(
-                text,
-                "```diff\n{}{}\n```",
-                diff.trim_end(),
-                if cut {
-                    "\n[… the rest of the diff is left out …]"
-                } else {
-                    ""
-                }
-            );
-        }
-        if let Some(run) = &candidate.run {
-            let _ = writeln!(text, "Its summary: {}", run.outcome.summary.trim());
-        }
-    }
-    text
 }
