@@ -18,7 +18,7 @@ pub(crate) struct EventSink {
     session_id: SessionId,
     store: Arc<dyn Store>,
     tx: mpsc::UnboundedSender<Event>,
-    bus: broadcast::Sender<Event>,
+    bus: LiveBus,
     last_seq: Mutex<u64>,
     /// The session's usage so far. Kept here, under the same lock as the sequence numbers, so
     /// that every source of usage (the turn loop, the agents of an orchestrated run) adds to
@@ -38,15 +38,15 @@ impl EventSink {
             session_id,
             store,
             tx,
-            bus: broadcast::channel(EVENT_BUS_CAPACITY).0,
+            bus: LiveBus::default(),
             last_seq: Mutex::new(last_seq),
             usage_total: std::sync::Mutex::new(usage_total),
         }
     }
 
-    /// A sender of the live bus, from which receivers of every later event are made. Holding
-    /// it does not keep the front end's channel open.
-    pub(crate) fn bus(&self) -> broadcast::Sender<Event> {
+    /// The live bus, from which receivers of every later event are made. Holding it does not
+    /// keep the front end's channel open.
+    pub(crate) fn bus(&self) -> LiveBus {
         self.bus.clone()
     }
 
@@ -104,8 +104,29 @@ impl EventSink {
             self.store.append_event(&event).await
         };
         // Having no subscriber, or a front end that stopped listening, is not an engine failure.
-        let _ = self.bus.send(event.clone());
+        self.bus.send(&event);
         let _ = self.tx.send(event);
         stored
+    }
+}
+
+/// A session's live bus, made on its first subscriber: a broadcast channel holds all of its
+/// slots from the start (4,096 events, about a megabyte), and most sessions (every agent of
+/// an orchestrated run, every `run`) never have a watcher. Events before the first subscriber
+/// reach nobody either way.
+#[derive(Clone, Default)]
+pub(crate) struct LiveBus(Arc<std::sync::OnceLock<broadcast::Sender<Event>>>);
+
+impl LiveBus {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0
+            .get_or_init(|| broadcast::channel(EVENT_BUS_CAPACITY).0)
+            .subscribe()
+    }
+
+    fn send(&self, event: &Event) {
+        if let Some(sender) = self.0.get() {
+            let _ = sender.send(event.clone());
+        }
     }
 }

@@ -223,7 +223,7 @@ pub struct SessionHandle {
 #[derive(Clone)]
 pub struct EventBus {
     session_id: SessionId,
-    sender: tokio::sync::broadcast::Sender<Event>,
+    sender: crate::events::LiveBus,
 }
 
 impl std::fmt::Debug for EventBus {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use async_trait::async_trait;
 use code_mesh_core::{NewSession, RecordedEvent, Store, StoreError, now_ms};
@@ -49,6 +49,14 @@ struct Inner {
     reader: Mutex<Connection>,
     /// Checkpoints the WAL in the background instead of inside appends.
     checkpoints: Checkpointer,
+    /// Appends waiting for the writer (see [`SqliteStore::append_event_blocking`]).
+    appends: Mutex<Vec<QueuedAppend>>,
+}
+
+/// An event waiting to be appended, and where its result goes.
+struct QueuedAppend {
+    event: Event,
+    result: Arc<OnceLock<Result<(), StoreError>>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -63,6 +71,10 @@ impl fmt::Debug for SqliteStore {
 /// (dropping a `Transaction` rolls it back), so a poisoned lock is still safe to use.
 fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     connection.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock_queue(queue: &Mutex<Vec<QueuedAppend>>) -> MutexGuard<'_, Vec<QueuedAppend>> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl SqliteStore {
@@ -97,6 +109,7 @@ impl SqliteStore {
                 checkpoints: Checkpointer::new(&path),
                 path,
                 writer: Mutex::new(writer),
+                appends: Mutex::new(Vec::new()),
                 reader: Mutex::new(reader),
             }),
         })
@@ -246,21 +259,67 @@ impl SqliteStore {
     /// [`crate::apply`]). Transient events are ignored.
     ///
     /// Fails, storing nothing, for an unknown session or a `seq` not above the last stored.
+    ///
+    /// Group commit: appends from many sessions at once (the agents of an orchestrated run)
+    /// queue for the writer, and whoever holds it commits every queued event in one
+    /// transaction, so a commit's cost is shared instead of paid by each. Each call still
+    /// returns only once its own event is committed (or failed). Should one event of a group
+    /// fail, the group is rolled back and its events are committed one by one, so only the
+    /// failing one fails.
     pub fn append_event_blocking(&self, event: &Event) -> Result<(), StoreError> {
         if event.kind.is_transient() {
             return Ok(());
         }
-        let encoded = apply::EncodedEvent::new(&self.inner.path, event)?;
+        let result = Arc::new(OnceLock::new());
+        lock_queue(&self.inner.appends).push(QueuedAppend {
+            event: event.clone(),
+            result: result.clone(),
+        });
         let mut conn = lock(&self.inner.writer);
-        let fail = |err: rusqlite::Error| self.sqlite_error(&encoded.doing(), err);
+        if let Some(done) = result.get() {
+            // Committed by the writer's holder before us.
+            return done.clone();
+        }
+        let group = std::mem::take(&mut *lock_queue(&self.inner.appends));
+        let results = match self.commit_group(&mut conn, &group) {
+            Ok(()) => vec![Ok(()); group.len()],
+            Err(_) => group
+                .iter()
+                .map(|queued| self.commit_group(&mut conn, std::slice::from_ref(queued)))
+                .collect(),
+        };
+        // Set while the writer is held: the next holder must find its result there.
+        for (queued, outcome) in group.iter().zip(results) {
+            let _ = queued.result.set(outcome);
+        }
+        drop(conn);
+        self.inner.checkpoints.committed();
+        result.get().cloned().unwrap_or_else(|| {
+            Err(StoreError::new(
+                "internal error: an append was neither committed nor failed",
+            ))
+        })
+    }
+
+    /// Appends `group` in one transaction.
+    fn commit_group(
+        &self,
+        conn: &mut Connection,
+        group: &[QueuedAppend],
+    ) -> Result<(), StoreError> {
+        let mut encoded = Vec::with_capacity(group.len());
+        for queued in group {
+            encoded.push(apply::EncodedEvent::new(&self.inner.path, &queued.event)?);
+        }
+        let doing = encoded.first().map(|e| e.doing()).unwrap_or_default();
+        let fail = |err: rusqlite::Error| self.sqlite_error(&doing, err);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        apply::append(&tx, &self.inner.path, &encoded)?;
-        tx.commit().map_err(fail)?;
-        drop(conn);
-        self.inner.checkpoints.committed();
-        Ok(())
+        for event in &encoded {
+            apply::append(&tx, &self.inner.path, event)?;
+        }
+        tx.commit().map_err(fail)
     }
 
     /// Creates a session and appends `events` (numbered from 1) in one transaction.

@@ -215,3 +215,51 @@ fn the_wal_is_checkpointed_in_the_background_not_by_appends() {
     assert!(store.background_checkpoints() >= 1);
     assert_eq!(store.events_blocking(&id).unwrap().len(), 1000);
 }
+
+/// Appends from many threads at once are committed in groups; a bad event among them fails
+/// alone and the others of its group are still stored, each exactly once and in order.
+#[test]
+fn concurrent_appends_commit_in_groups_and_a_bad_one_fails_alone() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let sessions: Vec<SessionId> = (0..12)
+        .map(|_| store.create_session_blocking(new_session("/w")).unwrap().id)
+        .collect();
+    let missing = SessionId::from("ses_missing");
+    std::thread::scope(|scope| {
+        for id in &sessions {
+            let store = store.clone();
+            scope.spawn(move || {
+                for seq in 1..=40 {
+                    store
+                        .append_event_blocking(&event(id, seq, seq, warning(&format!("{seq}"))))
+                        .unwrap();
+                }
+            });
+        }
+        let store = store.clone();
+        let missing = &missing;
+        scope.spawn(move || {
+            for seq in 1..=40 {
+                let err = store
+                    .append_event_blocking(&event(missing, seq, seq, warning("lost")))
+                    .unwrap_err();
+                assert!(err.message.contains("ses_missing"), "{err}");
+            }
+        });
+    });
+    for id in &sessions {
+        let seqs: Vec<u64> = store
+            .events_blocking(id)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
+        assert_eq!(
+            store.session_blocking(id).unwrap().unwrap().last_event_seq,
+            40
+        );
+    }
+    assert_eq!(store.events_blocking(&missing).unwrap(), vec![]);
+}
