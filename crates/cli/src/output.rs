@@ -27,6 +27,14 @@ impl EventPrinter {
         }
     }
 
+    /// `agent_2 (coder)`, or the bare id of an agent this printer never saw start.
+    fn agent_label(&self, agent: &code_mesh_protocol::AgentId) -> String {
+        match self.tree.agent(agent) {
+            Some(node) => format!("{agent} ({})", node.info.profile),
+            None => agent.to_string(),
+        }
+    }
+
     pub fn new(json: bool) -> Self {
         EventPrinter {
             json,
@@ -158,6 +166,20 @@ impl EventPrinter {
                     self.task_label(&task.0),
                     one_line(reason, 200)
                 );
+            }
+            EventKind::AgentMessage {
+                from,
+                to,
+                topic,
+                text,
+            } => {
+                self.end_text_line();
+                let to = match (to, topic) {
+                    (_, Some(topic)) => format!("topic {topic}"),
+                    (Some(to), None) => self.agent_label(to),
+                    (None, None) => "everyone".to_owned(),
+                };
+                eprintln!("{} → {to}: {}", self.agent_label(from), one_line(text, 160));
             }
             EventKind::TaskOutcomeRecorded { lessons, .. } => {
                 self.end_text_line();

@@ -240,6 +240,35 @@ fn a_mesh_delivers_direct_broadcast_ask_and_topic_messages_and_the_lead_finishes
 }
 
 #[test]
+fn a_mesh_run_shows_its_messages_and_agent_tree_on_stderr_and_the_answer_on_stdout() {
+    let project = Project::new();
+    let server = serve(mesh_script());
+    let outcome = project.run(
+        &server,
+        &["run", "--strategy", "mesh", "add a --verbose flag"],
+    );
+    outcome.assert_code(0);
+    assert_verified(&server);
+    assert_eq!(outcome.stdout, format!("{ANSWER}\n"));
+    for line in [
+        "agent_1 (coordinator) → agent_2 (coder): Implement the --verbose flag.",
+        "agent_1 (coordinator) → everyone: Plan: the coder implements",
+        "agent_1 (coordinator) → topic api: The flag is --verbose.",
+        "agent_3 (tester) → agent_1 (coordinator): question q_",
+        "agent_4 (reviewer) → agent_1 (coordinator): Reviewer: approved.",
+        "agents:\n",
+        "agent_1 coordinator (",
+        "agent_4 reviewer (",
+    ] {
+        assert!(
+            outcome.stderr.contains(line),
+            "no `{line}` in:\n{}",
+            outcome.stderr
+        );
+    }
+}
+
+#[test]
 fn a_mesh_larger_than_max_count_is_refused_before_any_request() {
     let project = Project::new();
     project.write("code-mesh.toml", "[agents]\nmax_count = 2\n");
