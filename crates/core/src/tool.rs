@@ -184,6 +184,9 @@ impl ToolError {
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
     tools: Vec<Arc<dyn Tool>>,
+    /// Each tool's name, in `tools`' order: a spec is a whole JSON schema to build, too much
+    /// to ask for a name (every agent of a run picks its tools by name).
+    names: Vec<String>,
     by_name: HashMap<String, usize>,
 }
 
@@ -195,11 +198,16 @@ impl ToolRegistry {
     /// Adds a tool; a later tool with the same name replaces the earlier one.
     pub fn register(&mut self, tool: Arc<dyn Tool>) {
         let name = tool.spec().name;
+        self.insert(name, tool);
+    }
+
+    fn insert(&mut self, name: String, tool: Arc<dyn Tool>) {
         match self.by_name.get(&name) {
             Some(&index) => self.tools[index] = tool,
             None => {
-                self.by_name.insert(name, self.tools.len());
+                self.by_name.insert(name.clone(), self.tools.len());
                 self.tools.push(tool);
+                self.names.push(name);
             }
         }
     }
@@ -213,7 +221,7 @@ impl ToolRegistry {
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.tools.iter().map(|tool| tool.spec().name).collect()
+        self.names.clone()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -224,9 +232,9 @@ impl ToolRegistry {
     /// names it does not have (in the order given), for the caller to report.
     pub fn only(&self, names: &[String]) -> (ToolRegistry, Vec<String>) {
         let mut restricted = ToolRegistry::new();
-        for tool in &self.tools {
-            if names.contains(&tool.spec().name) {
-                restricted.register(tool.clone());
+        for (tool, name) in self.tools.iter().zip(&self.names) {
+            if names.contains(name) {
+                restricted.insert(name.clone(), tool.clone());
             }
         }
         let unknown = names
