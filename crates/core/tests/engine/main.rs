@@ -10,6 +10,7 @@ mod mesh_run;
 mod orchestra;
 mod permissions;
 mod pipeline;
+mod routed;
 mod support;
 mod swarm;
 mod turn_loop;

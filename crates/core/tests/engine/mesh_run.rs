@@ -4,132 +4,27 @@
 //! other agents have made their requests, or answer only a request that carries a given
 //! message), so the tests hold whatever order the agents' futures are polled in.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use code_mesh_core::orchestra::{MeshRun, MeshSettings, OrchestraSettings, Timer};
-use code_mesh_core::{
-    ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream, SessionHandle,
-    SessionStart, SessionState, Store,
-};
-use code_mesh_protocol::{AgentProfile, Event, EventKind, Message, Op, Part, TurnEndReason};
-use futures::StreamExt;
-use futures::future::BoxFuture;
+use code_mesh_core::SessionStart;
+use code_mesh_core::orchestra::{MeshRun, MeshSettings, OrchestraSettings};
+use code_mesh_protocol::{Event, EventKind, Message, Op, TurnEndReason};
 use pretty_assertions::assert_eq;
-use tokio::sync::{Notify, watch};
 
+use crate::routed::*;
 use crate::support::*;
 
-type Gate = Box<dyn Fn(&MeshProvider) -> bool + Send + Sync>;
-
-/// One scripted answer of one agent.
-struct Entry {
-    step: Step,
-    /// Answers only a request whose newest message contains this.
-    on: Option<&'static str>,
-    /// Streams only once this holds of the requests seen so far.
-    gate: Option<Gate>,
-    /// Fails the request instead.
-    fail: Option<ProviderError>,
-}
-
-fn answer(text_: &str) -> Entry {
-    Entry {
-        step: step(vec![text(text_), finish()]),
-        on: None,
-        gate: None,
-        fail: None,
-    }
-}
-
-fn calls(calls: &[(&str, &str, &str)]) -> Entry {
-    let mut events: Vec<_> = calls
-        .iter()
-        .map(|(id, name, args)| call(id, name, args))
-        .collect();
-    events.push(finish());
-    Entry {
-        step: step(events),
-        on: None,
-        gate: None,
-        fail: None,
-    }
-}
-
-fn overloaded() -> Entry {
-    Entry {
-        fail: Some(ProviderError {
-            kind: ProviderErrorKind::Server,
-            provider: "mesh".into(),
-            message: "the server is overloaded".into(),
-            status: Some(503),
-            hint: None,
-        }),
-        ..answer("")
-    }
-}
-
-fn hang() -> Entry {
-    Entry {
-        step: Step {
-            events: vec![text("working…")],
-            hang: true,
-        },
-        on: None,
-        gate: None,
-        fail: None,
-    }
-}
-
-impl Entry {
-    fn on(mut self, text: &'static str) -> Self {
-        self.on = Some(text);
-        self
-    }
-
-    fn after(mut self, gate: impl Fn(&MeshProvider) -> bool + Send + Sync + 'static) -> Self {
-        self.gate = Some(Box::new(gate));
-        self
-    }
-}
-
-/// Routes requests by agent; an agent whose script has no entry for a request says it has
+/// A provider routed by agent; an agent whose script has no entry for a request says it has
 /// nothing to add (a mesh agent may be woken more or fewer times as messages bunch up).
-#[derive(Default)]
-struct MeshProvider {
-    scripts: Mutex<HashMap<String, Vec<Option<Entry>>>>,
-    requests: Mutex<Vec<(String, ModelRequest)>>,
-    arrived: Notify,
+fn mesh_script(scripts: Vec<(&str, Vec<Reply>)>) -> Arc<RoutedProvider> {
+    let script = scripts
+        .into_iter()
+        .flat_map(|(agent, replies)| replies.into_iter().map(move |reply| (agent, reply)));
+    Arc::new(RoutedProvider::new(script).out_of_script(OutOfScript::NothingToAdd))
 }
 
-impl MeshProvider {
-    fn new(scripts: Vec<(&str, Vec<Entry>)>) -> Arc<Self> {
-        let provider = MeshProvider::default();
-        {
-            let mut map = provider.scripts.lock().unwrap();
-            for (agent, entries) in scripts {
-                map.insert(agent.to_owned(), entries.into_iter().map(Some).collect());
-            }
-        }
-        Arc::new(provider)
-    }
-
-    fn requests_of(&self, agent: &str) -> Vec<ModelRequest> {
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(a, _)| a == agent)
-            .map(|(_, r)| r.clone())
-            .collect()
-    }
-
-    fn count(&self, agent: &str) -> usize {
-        self.requests_of(agent).len()
-    }
-
+impl RoutedProvider {
     /// Whether a request of `agent` had `text` in its newest message: the message reached
     /// that agent's model.
     fn delivered(&self, agent: &str, text: &str) -> bool {
@@ -137,143 +32,18 @@ impl MeshProvider {
             .iter()
             .any(|request| newest(request).contains(text))
     }
-
-    /// Waits until `agent` has made `count` requests (bounded by the caller).
-    async fn wait_for(&self, agent: &str, count: usize) {
-        loop {
-            let arrived = self.arrived.notified();
-            futures::pin_mut!(arrived);
-            arrived.as_mut().enable();
-            if self.count(agent) >= count {
-                return;
-            }
-            arrived.await;
-        }
-    }
 }
 
-fn all_text(message: &Message) -> String {
-    message
-        .parts
-        .iter()
-        .filter_map(|part| match part {
-            Part::Text { text } => Some(text.clone()),
-            Part::ToolResult(result) => Some(result.output.clone()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The request's newest message: the prompt or tool results, with the inbox notice.
-fn newest(request: &ModelRequest) -> String {
-    request.messages.last().map(all_text).unwrap_or_default()
-}
-
-fn agent_of(system: &str) -> String {
-    system
-        .lines()
-        .find_map(|line| line.strip_prefix("Code Mesh agent: "))
-        .expect("the system prompt names no agent")
-        .trim()
-        .to_owned()
-}
-
-#[async_trait]
-impl Provider for MeshProvider {
-    fn name(&self) -> &str {
-        "mesh"
-    }
-
-    async fn stream(&self, request: ModelRequest) -> Result<ProviderStream, ProviderError> {
-        let agent = agent_of(&request.system);
-        let latest = newest(&request);
-        self.requests.lock().unwrap().push((agent.clone(), request));
-        self.arrived.notify_waiters();
-        let entry = {
-            let mut scripts = self.scripts.lock().unwrap();
-            scripts.get_mut(&agent).and_then(|entries| {
-                entries
-                    .iter_mut()
-                    .find(|slot| {
-                        slot.as_ref()
-                            .is_some_and(|entry| entry.on.is_none_or(|on| latest.contains(on)))
-                    })
-                    .and_then(Option::take)
-            })
-        };
-        let Some(entry) = entry else {
-            let events = vec![text(&format!("{agent}: nothing to add")), finish()];
-            return Ok(futures::stream::iter(events).boxed());
-        };
-        if let Some(gate) = &entry.gate {
-            loop {
-                let arrived = self.arrived.notified();
-                futures::pin_mut!(arrived);
-                arrived.as_mut().enable();
-                if gate(self) {
-                    break;
-                }
-                arrived.await;
-            }
-        }
-        if let Some(err) = entry.fail {
-            return Err(err);
-        }
-        let events = futures::stream::iter(entry.step.events);
-        if entry.step.hang {
-            Ok(events.chain(futures::stream::pending()).boxed())
-        } else {
-            Ok(events.boxed())
-        }
-    }
-}
-
-fn profile(name: &str) -> AgentProfile {
-    AgentProfile {
-        name: name.into(),
-        description: format!("the {name}"),
-        prompt: format!("You are the {name}."),
-        tools: Some(Vec::new()),
-        model: None,
-        temperature: None,
-        max_turns: None,
-        origin: "test".into(),
-    }
-}
-
-/// A timer that fires the sleeps of one length when the test says: an `ask`'s timeout
-/// passes while agents' own timeouts never do.
-struct KeyedTimer(watch::Sender<Vec<Duration>>);
-
-impl KeyedTimer {
-    fn new() -> Arc<Self> {
-        Arc::new(KeyedTimer(watch::channel(Vec::new()).0))
-    }
-
-    fn fire(&self, duration: Duration) {
-        self.0.send_modify(|fired| fired.push(duration));
-    }
-}
-
-impl Timer for KeyedTimer {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        let mut fired = self.0.subscribe();
-        Box::pin(async move {
-            let _ = fired.wait_for(|fired| fired.contains(&duration)).await;
-        })
-    }
-}
-
-fn settings(profiles: &[&str], max_count: usize, timer: Arc<KeyedTimer>) -> OrchestraSettings {
-    OrchestraSettings {
-        profiles: profiles.iter().map(|name| profile(name)).collect(),
+/// Settings for members with these profiles, which have no tools of their own.
+fn settings_of(profiles: &[&str], max_count: usize, timer: Arc<ManualTimer>) -> OrchestraSettings {
+    settings(
+        profiles
+            .iter()
+            .map(|name| profile(name, Some(&[]), None))
+            .collect(),
         max_count,
-        timeout: Duration::from_secs(300),
-        max_tasks: 50,
         timer,
-        models: None,
-    }
+    )
 }
 
 fn mesh(members: &[&str], rounds: u32) -> MeshSettings {
@@ -283,110 +53,25 @@ fn mesh(members: &[&str], rounds: u32) -> MeshSettings {
     }
 }
 
-struct Run {
-    handle: SessionHandle,
-    store: Arc<dyn Store>,
-    driver: tokio::task::JoinHandle<()>,
-}
-
+/// Starts a mesh of `members`, all running at once, each with at most `rounds` turns.
 async fn start(
-    provider: Arc<MeshProvider>,
-    settings: OrchestraSettings,
-    mesh: MeshSettings,
+    provider: Arc<RoutedProvider>,
+    members: &[&str],
+    rounds: u32,
+    timer: Arc<ManualTimer>,
 ) -> Run {
     let store = memory_store();
-    let mut config = config(Arc::new(ScriptedProvider::default()), true);
-    config.provider = provider;
-    let (handle, driver) = MeshRun::open(
+    let opened = MeshRun::open(
         store.clone(),
         tools(None, Arc::default()),
-        config,
+        config(provider, true),
         SessionStart::New,
-        settings,
-        mesh,
+        settings_of(members, members.len(), timer),
+        mesh(members, rounds),
     )
     .await
     .unwrap();
-    Run {
-        handle,
-        store,
-        driver: tokio::spawn(driver.run()),
-    }
-}
-
-impl Run {
-    /// Events until the turn finishes, bounded so a bug fails instead of hanging.
-    async fn turn(&mut self, prompt: &str) -> Vec<Event> {
-        self.handle
-            .submit(Op::UserTurn {
-                text: prompt.into(),
-            })
-            .unwrap();
-        self.until(|e| matches!(e.kind, EventKind::TurnFinished { .. }))
-            .await
-    }
-
-    async fn until(&mut self, mut stop: impl FnMut(&Event) -> bool) -> Vec<Event> {
-        let mut events = Vec::new();
-        loop {
-            let event = tokio::time::timeout(Duration::from_secs(20), self.handle.next_event())
-                .await
-                .expect("no event within 20 s: the run is stuck")
-                .expect("the run ended early");
-            let done = stop(&event);
-            events.push(event);
-            if done {
-                return events;
-            }
-        }
-    }
-
-    /// Shuts the run down and checks every session of it replays to what was stored.
-    async fn finish(self) {
-        self.handle.submit(Op::Shutdown).unwrap();
-        tokio::time::timeout(Duration::from_secs(20), self.driver)
-            .await
-            .expect("the run did not stop within 20 s of its shutdown")
-            .unwrap();
-        let mut sessions = vec![self.handle.id().clone()];
-        sessions.extend(
-            self.store
-                .child_sessions(self.handle.id())
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|info| info.id),
-        );
-        for id in sessions {
-            let events = self.store.events(&id).await.unwrap();
-            let info = self.store.session(&id).await.unwrap().unwrap();
-            let messages = self.store.messages(&id).await.unwrap();
-            let context = self.store.context_state(&id).await.unwrap();
-            let differences = SessionState::replay(&events).differences(&info, &messages, &context);
-            assert!(differences.is_empty(), "{id}: {differences:?}");
-        }
-    }
-
-    /// How each child session's last turn ended, by agent profile.
-    async fn child_ends(&self) -> Vec<(String, Option<TurnEndReason>)> {
-        let mut ends = Vec::new();
-        for child in self.store.child_sessions(self.handle.id()).await.unwrap() {
-            let end = self
-                .store
-                .events(&child.id)
-                .await
-                .unwrap()
-                .into_iter()
-                .rev()
-                .find_map(|e| match e.kind {
-                    EventKind::TurnFinished { reason, .. } => Some(reason),
-                    _ => None,
-                });
-            ends.push((child.agent.unwrap_or_default(), end));
-        }
-        ends.sort_by(|a, b| a.0.cmp(&b.0));
-        ends
-    }
+    Run::spawn(store, opened)
 }
 
 /// The run's `agent_message` events as short lines, in order.
@@ -420,23 +105,6 @@ fn task_ends(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-fn warnings(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|event| match &event.kind {
-            EventKind::Warning { message } => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn turn_end(events: &[Event]) -> Option<TurnEndReason> {
-    events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::TurnFinished { reason, .. } => Some(*reason),
-        _ => None,
-    })
-}
-
 /// The run's answer: its session's last assistant message.
 async fn run_answer(run: &Run) -> String {
     let messages = run.store.messages(run.handle.id()).await.unwrap();
@@ -449,10 +117,27 @@ async fn run_answer(run: &Run) -> String {
 }
 
 const FOUR: [&str; 4] = ["coordinator", "coder", "tester", "reviewer"];
+const PAIR: [&str; 2] = ["coordinator", "coder"];
+
+/// The lead sends the coder `message` once the coder has asked its model, then answers
+/// `lead`; the coder answers `coder`.
+fn lead_messages_coder(message: &str, lead: &str, coder: &str) -> Arc<RoutedProvider> {
+    let args = format!(r#"{{"to":"coder","text":"{message}"}}"#);
+    mesh_script(vec![
+        (
+            "coordinator",
+            vec![
+                calls(&[("l1", "send_message", &args)]).after(|p| p.count("coder") >= 1),
+                says(lead),
+            ],
+        ),
+        ("coder", vec![says(coder)]),
+    ])
+}
 
 #[tokio::test]
 async fn a_mesh_delivers_direct_broadcast_topic_and_ask_messages_and_the_lead_finishes() {
-    let provider = MeshProvider::new(vec![
+    let provider = mesh_script(vec![
         (
             "coordinator",
             vec![
@@ -500,27 +185,22 @@ async fn a_mesh_delivers_direct_broadcast_topic_and_ask_messages_and_the_lead_fi
                             "[topic api from agent_1 (coordinator)] the API is /v2",
                         )
                 }),
-                answer("Finished."),
+                says("Finished."),
             ],
         ),
-        ("coder", vec![answer("Coder ready.")]),
+        ("coder", vec![says("Coder ready.")]),
         (
             "tester",
             vec![
                 calls(&[("t1", "subscribe", r#"{"topic":"api"}"#)]),
-                answer("Tester ready."),
+                says("Tester ready."),
                 calls(&[("t2", "reply", r#"{"request_id":"q_1","text":"8080"}"#)])
                     .on("[question q_1 from agent_1 (coordinator)] which port do the tests use?"),
             ],
         ),
-        ("reviewer", vec![answer("Reviewer ready.")]),
+        ("reviewer", vec![says("Reviewer ready.")]),
     ]);
-    let mut run = start(
-        provider.clone(),
-        settings(&FOUR, 4, KeyedTimer::new()),
-        mesh(&FOUR, 8),
-    )
-    .await;
+    let mut run = start(provider.clone(), &FOUR, 8, ManualTimer::new()).await;
     let events = run.turn("add a --verbose flag").await;
 
     assert_eq!(turn_end(&events), Some(TurnEndReason::Completed));
@@ -635,28 +315,12 @@ async fn a_mesh_delivers_direct_broadcast_topic_and_ask_messages_and_the_lead_fi
 
 #[tokio::test]
 async fn a_quiet_mesh_ends_with_a_warning_and_the_leads_last_answer() {
-    let provider = MeshProvider::new(vec![
-        (
-            "coordinator",
-            vec![
-                calls(&[(
-                    "l1",
-                    "send_message",
-                    r#"{"to":"coder","text":"please add tests"}"#,
-                )])
-                .after(|p| p.count("coder") >= 1),
-                answer("Asked the coder for tests."),
-            ],
-        ),
-        ("coder", vec![answer("Coder ready.")]),
-    ]);
-    let members = ["coordinator", "coder"];
-    let mut run = start(
-        provider.clone(),
-        settings(&members, 2, KeyedTimer::new()),
-        mesh(&members, 8),
-    )
-    .await;
+    let provider = lead_messages_coder(
+        "please add tests",
+        "Asked the coder for tests.",
+        "Coder ready.",
+    );
+    let mut run = start(provider.clone(), &PAIR, 8, ManualTimer::new()).await;
     let events = run.turn("add tests").await;
 
     assert_eq!(turn_end(&events), Some(TurnEndReason::Completed));
@@ -691,28 +355,8 @@ async fn a_quiet_mesh_ends_with_a_warning_and_the_leads_last_answer() {
 
 #[tokio::test]
 async fn an_agent_out_of_rounds_leaves_the_mesh_with_a_warning() {
-    let provider = MeshProvider::new(vec![
-        (
-            "coordinator",
-            vec![
-                calls(&[(
-                    "l1",
-                    "send_message",
-                    r#"{"to":"coder","text":"one more thing"}"#,
-                )])
-                .after(|p| p.count("coder") >= 1),
-                answer("Lead done."),
-            ],
-        ),
-        ("coder", vec![answer("Coder done.")]),
-    ]);
-    let members = ["coordinator", "coder"];
-    let mut run = start(
-        provider.clone(),
-        settings(&members, 2, KeyedTimer::new()),
-        mesh(&members, 1),
-    )
-    .await;
+    let provider = lead_messages_coder("one more thing", "Lead done.", "Coder done.");
+    let mut run = start(provider.clone(), &PAIR, 1, ManualTimer::new()).await;
     let events = run.turn("go").await;
 
     assert_eq!(turn_end(&events), Some(TurnEndReason::Completed));
@@ -730,8 +374,8 @@ async fn an_agent_out_of_rounds_leaves_the_mesh_with_a_warning() {
 
 #[tokio::test]
 async fn an_unanswered_ask_times_out_and_the_leads_finish_stops_the_busy_agent() {
-    let timer = KeyedTimer::new();
-    let provider = MeshProvider::new(vec![
+    let timer = ManualTimer::new();
+    let provider = mesh_script(vec![
         (
             "coordinator",
             vec![
@@ -747,18 +391,12 @@ async fn an_unanswered_ask_times_out_and_the_leads_finish_stops_the_busy_agent()
                     r#"{"answer":"The coder did not answer; stopping."}"#,
                 )])
                 .on("did not answer question q_1 within 5 s"),
-                answer("Stopped."),
+                says("Stopped."),
             ],
         ),
-        ("coder", vec![hang()]),
+        ("coder", vec![Reply::hang()]),
     ]);
-    let members = ["coordinator", "coder"];
-    let mut run = start(
-        provider.clone(),
-        settings(&members, 2, timer.clone()),
-        mesh(&members, 8),
-    )
-    .await;
+    let mut run = start(provider.clone(), &PAIR, 8, timer.clone()).await;
     run.handle
         .submit(Op::UserTurn { text: "go".into() })
         .unwrap();
@@ -806,18 +444,13 @@ async fn an_unanswered_ask_times_out_and_the_leads_finish_stops_the_busy_agent()
 
 #[tokio::test]
 async fn cancelling_a_mesh_run_stops_every_agent() {
-    let provider = MeshProvider::new(vec![
-        ("coordinator", vec![hang()]),
-        ("coder", vec![hang()]),
-        ("tester", vec![hang()]),
+    let provider = mesh_script(vec![
+        ("coordinator", vec![Reply::hang()]),
+        ("coder", vec![Reply::hang()]),
+        ("tester", vec![Reply::hang()]),
     ]);
     let members = ["coordinator", "coder", "tester"];
-    let mut run = start(
-        provider.clone(),
-        settings(&members, 3, KeyedTimer::new()),
-        mesh(&members, 8),
-    )
-    .await;
+    let mut run = start(provider.clone(), &members, 8, ManualTimer::new()).await;
     run.handle
         .submit(Op::UserTurn { text: "go".into() })
         .unwrap();
@@ -857,20 +490,14 @@ async fn cancelling_a_mesh_run_stops_every_agent() {
 
 #[tokio::test]
 async fn a_failed_lead_fails_the_run_and_stops_the_others() {
-    let provider = MeshProvider::new(vec![
+    let provider = mesh_script(vec![
         (
             "coordinator",
-            vec![overloaded().after(|p| p.count("coder") >= 1)],
+            vec![Reply::fail(overloaded()).after(|p| p.count("coder") >= 1)],
         ),
-        ("coder", vec![hang()]),
+        ("coder", vec![Reply::hang()]),
     ]);
-    let members = ["coordinator", "coder"];
-    let mut run = start(
-        provider.clone(),
-        settings(&members, 2, KeyedTimer::new()),
-        mesh(&members, 8),
-    )
-    .await;
+    let mut run = start(provider.clone(), &PAIR, 8, ManualTimer::new()).await;
     let events = run.turn("go").await;
 
     assert_eq!(turn_end(&events), Some(TurnEndReason::Failed));
@@ -925,10 +552,10 @@ async fn a_mesh_that_cannot_run_is_refused_at_open_with_a_hint() {
             tools(None, Arc::default()),
             config(Arc::new(ScriptedProvider::default()), true),
             SessionStart::New,
-            settings(
+            settings_of(
                 &["coordinator", "coder", "tester"],
                 max_count,
-                KeyedTimer::new(),
+                ManualTimer::new(),
             ),
             mesh,
         )

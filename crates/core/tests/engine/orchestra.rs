@@ -1,135 +1,22 @@
 //! The hierarchical strategy end to end in process: a Coordinator delegating a task graph to
 //! agents that run in child sessions against a provider routed by each agent's prompt.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use code_mesh_core::orchestra::{Hierarchical, OrchestraSettings, Timer};
-use code_mesh_core::{
-    ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream, SessionHandle,
-    SessionStart, SessionState, Store, StreamEvent,
-};
-use code_mesh_protocol::{AgentProfile, Event, EventKind, Op, SessionId, TurnEndReason, Usage};
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use code_mesh_core::orchestra::{Hierarchical, OrchestraSettings};
+use code_mesh_core::{SessionStart, Store};
+use code_mesh_protocol::{AgentProfile, Event, EventKind, Op, SessionId, TurnEndReason};
 use pretty_assertions::assert_eq;
-use tokio::sync::watch;
 
+use crate::routed::*;
 use crate::support::*;
 
-enum Reply {
-    Stream(Step),
-    Fail(ProviderError),
-}
-
-/// Answers each request from the queue of the agent its system prompt names.
-#[derive(Default)]
-struct RoutedProvider {
-    queues: Mutex<HashMap<String, VecDeque<Reply>>>,
-    requests: Mutex<Vec<(String, ModelRequest)>>,
-}
-
-impl RoutedProvider {
-    fn new(script: Vec<(&str, Reply)>) -> Arc<Self> {
-        let provider = RoutedProvider::default();
-        {
-            let mut queues = provider.queues.lock().unwrap();
-            for (agent, reply) in script {
-                queues.entry(agent.to_owned()).or_default().push_back(reply);
-            }
-        }
-        Arc::new(provider)
-    }
-
-    fn requests_of(&self, agent: &str) -> Vec<ModelRequest> {
-        let requests = self.requests.lock().unwrap();
-        requests
-            .iter()
-            .filter(|(a, _)| a == agent)
-            .map(|(_, r)| r.clone())
-            .collect()
-    }
-}
-
-fn agent_of(system: &str) -> String {
-    system
-        .lines()
-        .find_map(|line| line.strip_prefix("Code Mesh agent: "))
-        .expect("the system prompt names no agent")
-        .trim()
-        .to_owned()
-}
-
-#[async_trait]
-impl Provider for RoutedProvider {
-    fn name(&self) -> &str {
-        "routed"
-    }
-
-    async fn stream(&self, request: ModelRequest) -> Result<ProviderStream, ProviderError> {
-        let agent = agent_of(&request.system);
-        self.requests.lock().unwrap().push((agent.clone(), request));
-        let reply = self
-            .queues
-            .lock()
-            .unwrap()
-            .get_mut(&agent)
-            .and_then(VecDeque::pop_front)
-            .unwrap_or_else(|| panic!("the script has no reply left for `{agent}`"));
-        match reply {
-            Reply::Fail(err) => Err(err),
-            Reply::Stream(step) => {
-                let events = futures::stream::iter(step.events);
-                if step.hang {
-                    Ok(events.chain(futures::stream::pending()).boxed())
-                } else {
-                    Ok(events.boxed())
-                }
-            }
-        }
-    }
-}
-
-fn usage(tokens: u64) -> Result<StreamEvent, ProviderError> {
-    Ok(StreamEvent::Usage(Usage {
-        input_tokens: tokens,
-        output_tokens: 1,
-        ..Usage::default()
-    }))
-}
-
-fn answer(agent: &str, text_: &str) -> (String, Reply) {
+/// `agent` calls `tool`, reporting 5 input tokens.
+fn tool_step<'a>(agent: &'a str, id: &str, tool: &str, args: &str) -> (&'a str, Reply) {
     (
-        agent.to_owned(),
-        Reply::Stream(step(vec![text(text_), usage(10), finish()])),
-    )
-}
-
-fn hang(agent: &str) -> (String, Reply) {
-    (
-        agent.to_owned(),
-        Reply::Stream(Step {
-            events: vec![text("working…")],
-            hang: true,
-        }),
-    )
-}
-
-fn tool_step(agent: &str, id: &str, tool: &str, args: &str) -> (String, Reply) {
-    (
-        agent.to_owned(),
-        Reply::Stream(step(vec![call(id, tool, args), usage(5), finish()])),
-    )
-}
-
-fn script(entries: Vec<(String, Reply)>) -> Arc<RoutedProvider> {
-    RoutedProvider::new(
-        entries
-            .into_iter()
-            .map(|(agent, reply)| (Box::leak(agent.into_boxed_str()) as &str, reply))
-            .collect(),
+        agent,
+        Reply::stream(vec![call(id, tool, args), usage(5), finish()]),
     )
 }
 
@@ -140,19 +27,6 @@ const DIAMOND: &str = r#"{"tasks": [
     {"id": "d", "description": "review it", "agent": "reviewer", "depends_on": ["b", "c"]}
 ]}"#;
 
-fn profile(name: &str, tools: Option<&[&str]>, max_turns: Option<u32>) -> AgentProfile {
-    AgentProfile {
-        name: name.into(),
-        description: format!("the {name}"),
-        prompt: format!("You are the {name}."),
-        tools: tools.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
-        model: None,
-        temperature: None,
-        max_turns,
-        origin: "test".into(),
-    }
-}
-
 fn profiles() -> Vec<AgentProfile> {
     vec![
         profile("coordinator", Some(&["delegate"]), None),
@@ -161,49 +35,6 @@ fn profiles() -> Vec<AgentProfile> {
         profile("tester", None, None),
         profile("reviewer", Some(&[]), None),
     ]
-}
-
-/// A timer the test fires by hand: no test waits on the clock.
-struct ManualTimer(watch::Sender<bool>);
-
-impl ManualTimer {
-    fn new() -> Arc<Self> {
-        Arc::new(ManualTimer(watch::channel(false).0))
-    }
-
-    fn fire(&self) {
-        self.0.send_replace(true);
-    }
-}
-
-impl Timer for ManualTimer {
-    fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-        let mut fired = self.0.subscribe();
-        Box::pin(async move {
-            let _ = fired.wait_for(|fired| *fired).await;
-        })
-    }
-}
-
-fn settings(
-    profiles: Vec<AgentProfile>,
-    max_count: usize,
-    timer: Arc<ManualTimer>,
-) -> OrchestraSettings {
-    OrchestraSettings {
-        profiles,
-        max_count,
-        timeout: Duration::from_secs(300),
-        max_tasks: 50,
-        timer,
-        models: None,
-    }
-}
-
-struct Run {
-    handle: SessionHandle,
-    store: Arc<dyn Store>,
-    driver: tokio::task::JoinHandle<()>,
 }
 
 async fn start(
@@ -220,78 +51,16 @@ async fn start_with_store(
     barrier: Option<Arc<tokio::sync::Barrier>>,
     settings: OrchestraSettings,
 ) -> Run {
-    let mut config = config(Arc::new(ScriptedProvider::default()), true);
-    config.provider = provider.clone();
-    let (handle, driver) = Hierarchical::open(
+    let opened = Hierarchical::open(
         store.clone(),
         tools(barrier, Arc::default()),
-        config,
+        config(provider, true),
         SessionStart::New,
         settings,
     )
     .await
     .unwrap();
-    let driver = tokio::spawn(driver.run());
-    Run {
-        handle,
-        store,
-        driver,
-    }
-}
-
-impl Run {
-    /// Events until `stop` has said yes `times` times, bounded so a bug fails instead of hangs.
-    async fn until(&mut self, mut stop: impl FnMut(&Event) -> bool) -> Vec<Event> {
-        let mut events = Vec::new();
-        loop {
-            let event = tokio::time::timeout(Duration::from_secs(20), self.handle.next_event())
-                .await
-                .expect("no event within 20 s: the run is stuck")
-                .expect("the run ended early");
-            let done = stop(&event);
-            events.push(event);
-            if done {
-                return events;
-            }
-        }
-    }
-
-    /// Shuts the run down and checks every session of it replays to what was stored.
-    async fn finish(self) -> Vec<Event> {
-        self.handle.submit(Op::Shutdown).unwrap();
-        let mut handle = self.handle;
-        tokio::time::timeout(Duration::from_secs(20), self.driver)
-            .await
-            .expect("the run did not stop within 20 s of its shutdown")
-            .unwrap();
-        // The driver is done: whatever it reported is already queued.
-        let mut rest = Vec::new();
-        while let Some(Some(event)) = handle.next_event().now_or_never() {
-            rest.push(event);
-        }
-        let mut sessions = vec![handle.id().clone()];
-        sessions.extend(
-            self.store
-                .child_sessions(handle.id())
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|info| info.id),
-        );
-        for id in sessions {
-            assert_replays(&self.store, &id).await;
-        }
-        rest
-    }
-}
-
-async fn assert_replays(store: &Arc<dyn Store>, id: &SessionId) {
-    let events = store.events(id).await.unwrap();
-    let info = store.session(id).await.unwrap().unwrap();
-    let messages = store.messages(id).await.unwrap();
-    let context = store.context_state(id).await.unwrap();
-    let differences = SessionState::replay(&events).differences(&info, &messages, &context);
-    assert!(differences.is_empty(), "{id}: {differences:?}");
+    Run::spawn(store, opened)
 }
 
 /// The orchestration events as short lines, in order.
@@ -315,16 +84,6 @@ fn position(lines: &[String], line: &str) -> usize {
         .iter()
         .position(|l| l == line)
         .unwrap_or_else(|| panic!("no `{line}` in {lines:#?}"))
-}
-
-fn tool_result_text(request: &ModelRequest) -> String {
-    request
-        .messages
-        .iter()
-        .flat_map(|m| m.tool_results())
-        .map(|r| r.output.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]
@@ -392,7 +151,7 @@ async fn a_diamond_runs_in_dependency_order_with_the_middle_tasks_in_parallel() 
     );
     assert!(asked.contains("## task_3 (tester)\ntests pass"), "{asked}");
     let coordinator = provider.requests_of("coordinator");
-    let result = tool_result_text(&coordinator[1]);
+    let result = tool_results(&coordinator[1]);
     assert!(
         result.contains("## task_1 [architect] done\ndesign: add a flag"),
         "{result}"
@@ -508,7 +267,7 @@ async fn a_failed_task_fails_its_dependents_with_the_reason_and_the_coordinator_
     );
     assert!(!lines.contains(&"started task_4".to_owned()), "{lines:#?}");
     assert!(provider.requests_of("reviewer").is_empty());
-    let result = tool_result_text(&provider.requests_of("coordinator")[1]);
+    let result = tool_results(&provider.requests_of("coordinator")[1]);
     assert!(
         result.contains(&format!(
             "## task_4 [reviewer] failed: dependency task_2 failed: {reason}"
@@ -527,16 +286,7 @@ async fn a_provider_failure_is_retried_once_with_a_new_agent() {
             "delegate",
             r#"{"tasks": [{"description": "look", "agent": "architect"}]}"#,
         ),
-        (
-            "architect".into(),
-            Reply::Fail(ProviderError {
-                kind: ProviderErrorKind::Server,
-                provider: "routed".into(),
-                message: "the server is overloaded".into(),
-                status: Some(503),
-                hint: None,
-            }),
-        ),
+        ("architect", Reply::fail(overloaded())),
         answer("architect", "looked"),
         answer("coordinator", "ok"),
     ]);
@@ -608,6 +358,7 @@ async fn cancelling_the_run_stops_every_running_agent_and_starts_nothing_new() {
         .await,
     );
     let store = run.store.clone();
+    let id = run.handle.id().clone();
     let rest = run.finish().await;
     events.extend(rest);
     let lines = task_lines(&events);
@@ -629,27 +380,9 @@ async fn cancelling_the_run_stops_every_running_agent_and_starts_nothing_new() {
     );
     assert!(!lines.contains(&"started task_4".to_owned()), "{lines:#?}");
     assert!(provider.requests_of("reviewer").is_empty());
-    let turn_end = events.iter().find_map(|e| match &e.kind {
-        EventKind::TurnFinished { reason, .. } => Some(*reason),
-        _ => None,
-    });
-    assert_eq!(turn_end, Some(TurnEndReason::Cancelled));
+    assert_eq!(turn_end(&events), Some(TurnEndReason::Cancelled));
     // Each running agent's own turn was cancelled: its session says so.
-    let mut ends = Vec::new();
-    for session in run_children(&events) {
-        let child = store.session(&session).await.unwrap().unwrap();
-        let end = store
-            .events(&session)
-            .await
-            .unwrap()
-            .into_iter()
-            .find_map(|e| match e.kind {
-                EventKind::TurnFinished { reason, .. } => Some(reason),
-                _ => None,
-            });
-        ends.push((child.agent.unwrap(), end));
-    }
-    ends.sort_by(|a, b| a.0.cmp(&b.0));
+    let ends = child_ends(&store, &id).await;
     assert_eq!(
         ends,
         [
@@ -658,19 +391,6 @@ async fn cancelling_the_run_stops_every_running_agent_and_starts_nothing_new() {
             ("tester".to_owned(), Some(TurnEndReason::Cancelled)),
         ]
     );
-}
-
-/// The child session ids the run's `agent_spawned` events name.
-fn run_children(events: &[Event]) -> Vec<SessionId> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::AgentSpawned { agent } if agent.parent.is_some() => {
-                Some(agent.session_id.clone())
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -698,7 +418,7 @@ async fn an_agent_that_outlives_the_timeout_fails_its_task() {
     let mut events = run
         .until(|e| matches!(e.kind, EventKind::TaskStarted { .. }))
         .await;
-    timer.fire();
+    timer.fire(AGENT_TIMEOUT);
     events.extend(
         run.until(|e| matches!(e.kind, EventKind::TurnFinished { .. }))
             .await,
@@ -712,7 +432,7 @@ async fn an_agent_that_outlives_the_timeout_fails_its_task() {
             "failed task_1: timed out after 300s"
         ]
     );
-    let result = tool_result_text(&provider.requests_of("coordinator")[1]);
+    let result = tool_results(&provider.requests_of("coordinator")[1]);
     assert_eq!(result, "## task_1 [architect] failed: timed out after 300s");
     assert!(events.iter().any(|e| matches!(
         &e.kind,
@@ -753,9 +473,9 @@ async fn invalid_delegations_are_refused_as_tool_errors_the_coordinator_can_fix(
         .await;
     assert!(task_lines(&events).is_empty());
     let requests = provider.requests_of("coordinator");
-    let cycle = tool_result_text(&requests[1]);
+    let cycle = tool_results(&requests[1]);
     assert!(cycle.contains("cycle (x -> y -> x)"), "{cycle}");
-    let unknown = tool_result_text(&requests[2]);
+    let unknown = tool_results(&requests[2]);
     assert!(
         unknown.contains("there is no `wizard` agent to delegate to; use one of: architect, coder, reviewer, tester"),
         "{unknown}"

@@ -2,175 +2,31 @@
 //! child sessions, against a provider routed by each agent's prompt; `send_back` loops the
 //! work back to an earlier stage a bounded number of times.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use code_mesh_core::orchestra::{
-    OrchestraError, OrchestraSettings, Pipeline, PipelineSettings, Timer,
-};
-use code_mesh_core::{
-    ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream, SessionHandle,
-    SessionStart, SessionState, Store, StreamEvent,
-};
-use code_mesh_protocol::{
-    AgentProfile, Event, EventKind, Op, Role, SessionId, TurnEndReason, Usage,
-};
-use futures::StreamExt;
-use futures::future::BoxFuture;
+use code_mesh_core::orchestra::{OrchestraError, Pipeline, PipelineSettings};
+use code_mesh_core::{ModelRequest, SessionStart};
+use code_mesh_protocol::{AgentProfile, Event, EventKind, Op, Role, SessionId, TurnEndReason};
 use pretty_assertions::assert_eq;
 
+use crate::routed::*;
 use crate::support::*;
-
-enum Reply {
-    Stream(Step),
-    Fail(ProviderError),
-}
-
-/// Answers each request from the queue of the agent its system prompt names.
-#[derive(Default)]
-struct RoutedProvider {
-    queues: Mutex<HashMap<String, VecDeque<Reply>>>,
-    requests: Mutex<Vec<(String, ModelRequest)>>,
-}
-
-impl RoutedProvider {
-    fn requests_of(&self, agent: &str) -> Vec<ModelRequest> {
-        let requests = self.requests.lock().unwrap();
-        requests
-            .iter()
-            .filter(|(a, _)| a == agent)
-            .map(|(_, r)| r.clone())
-            .collect()
-    }
-
-    /// The agents in the order they asked the model.
-    fn order(&self) -> Vec<String> {
-        let requests = self.requests.lock().unwrap();
-        requests.iter().map(|(agent, _)| agent.clone()).collect()
-    }
-}
-
-#[async_trait]
-impl Provider for RoutedProvider {
-    fn name(&self) -> &str {
-        "routed"
-    }
-
-    async fn stream(&self, request: ModelRequest) -> Result<ProviderStream, ProviderError> {
-        let agent = request
-            .system
-            .lines()
-            .find_map(|line| line.strip_prefix("Code Mesh agent: "))
-            .expect("the system prompt names no agent")
-            .trim()
-            .to_owned();
-        self.requests.lock().unwrap().push((agent.clone(), request));
-        let reply = self
-            .queues
-            .lock()
-            .unwrap()
-            .get_mut(&agent)
-            .and_then(VecDeque::pop_front)
-            .unwrap_or_else(|| panic!("the script has no reply left for `{agent}`"));
-        match reply {
-            Reply::Fail(err) => Err(err),
-            Reply::Stream(step) => {
-                let events = futures::stream::iter(step.events);
-                if step.hang {
-                    Ok(events.chain(futures::stream::pending()).boxed())
-                } else {
-                    Ok(events.boxed())
-                }
-            }
-        }
-    }
-}
-
-fn script(entries: Vec<(&str, Reply)>) -> Arc<RoutedProvider> {
-    let provider = RoutedProvider::default();
-    {
-        let mut queues = provider.queues.lock().unwrap();
-        for (agent, reply) in entries {
-            queues.entry(agent.to_owned()).or_default().push_back(reply);
-        }
-    }
-    Arc::new(provider)
-}
-
-fn usage() -> Result<StreamEvent, ProviderError> {
-    Ok(StreamEvent::Usage(Usage {
-        input_tokens: 10,
-        output_tokens: 1,
-        ..Usage::default()
-    }))
-}
-
-fn answer<'a>(agent: &'a str, text_: &str) -> (&'a str, Reply) {
-    (
-        agent,
-        Reply::Stream(step(vec![text(text_), usage(), finish()])),
-    )
-}
 
 fn send_back<'a>(agent: &'a str, id: &str, stage: &str, reason: &str) -> (&'a str, Reply) {
     let args = serde_json::json!({"stage": stage, "reason": reason}).to_string();
     (
         agent,
-        Reply::Stream(step(vec![call(id, "send_back", &args), usage(), finish()])),
+        Reply::stream(vec![call(id, "send_back", &args), usage(10), finish()]),
     )
-}
-
-fn hang(agent: &str) -> (&str, Reply) {
-    (
-        agent,
-        Reply::Stream(Step {
-            events: vec![text("working…")],
-            hang: true,
-        }),
-    )
-}
-
-fn profile(name: &str, max_turns: Option<u32>) -> AgentProfile {
-    AgentProfile {
-        name: name.into(),
-        description: format!("the {name}"),
-        prompt: format!("You are the {name}."),
-        // Only their own tools: `send_back` is added by the pipeline whatever the profile says.
-        tools: Some(vec!["probe".into()]),
-        model: None,
-        temperature: None,
-        max_turns,
-        origin: "test".into(),
-    }
 }
 
 fn profiles() -> Vec<AgentProfile> {
+    // Only their own tools: `send_back` is added by the pipeline whatever the profile says.
     ["architect", "coder", "tester", "reviewer"]
         .into_iter()
-        .map(|name| profile(name, None))
+        .map(|name| profile(name, Some(&["probe"]), None))
         .collect()
-}
-
-/// A timer that never fires: no test here waits on the clock.
-struct NeverTimer;
-
-impl Timer for NeverTimer {
-    fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(futures::future::pending())
-    }
-}
-
-fn settings(profiles: Vec<AgentProfile>) -> OrchestraSettings {
-    OrchestraSettings {
-        profiles,
-        max_count: 4,
-        timeout: Duration::from_secs(300),
-        max_tasks: 50,
-        timer: Arc::new(NeverTimer),
-        models: None,
-    }
 }
 
 fn stages(names: &[&str], max_loops: u32) -> PipelineSettings {
@@ -182,94 +38,22 @@ fn stages(names: &[&str], max_loops: u32) -> PipelineSettings {
 
 const FOUR: &[&str] = &["architect", "coder", "tester", "reviewer"];
 
-struct Run {
-    handle: SessionHandle,
-    store: Arc<dyn Store>,
-    driver: tokio::task::JoinHandle<()>,
-}
-
 async fn open(
     provider: Arc<RoutedProvider>,
     profiles: Vec<AgentProfile>,
     pipeline: PipelineSettings,
 ) -> Result<Run, OrchestraError> {
     let store = memory_store();
-    let mut config = config(Arc::new(ScriptedProvider::default()), true);
-    config.provider = provider;
-    let (handle, driver) = Pipeline::open(
+    let opened = Pipeline::open(
         store.clone(),
         tools(None, Arc::default()),
-        config,
+        config(provider, true),
         SessionStart::New,
-        settings(profiles),
+        settings(profiles, 4, ManualTimer::new()),
         pipeline,
     )
     .await?;
-    Ok(Run {
-        handle,
-        store,
-        driver: tokio::spawn(driver.run()),
-    })
-}
-
-impl Run {
-    /// Events until `stop` says yes, bounded so a bug fails instead of hangs.
-    async fn until(&mut self, stop: impl FnMut(&Event) -> bool) -> Vec<Event> {
-        collect_until_mut(&mut self.handle, stop).await
-    }
-
-    async fn turn(&mut self, text: &str) -> Vec<Event> {
-        self.handle
-            .submit(Op::UserTurn { text: text.into() })
-            .unwrap();
-        self.until(|e| matches!(e.kind, EventKind::TurnFinished { .. }))
-            .await
-    }
-
-    /// Shuts the run down and checks every session of it replays to what was stored.
-    async fn finish(self) {
-        self.handle.submit(Op::Shutdown).unwrap();
-        tokio::time::timeout(Duration::from_secs(20), self.driver)
-            .await
-            .expect("the run did not stop within 20 s of its shutdown")
-            .unwrap();
-        let run = self.handle.id().clone();
-        let mut sessions = vec![run.clone()];
-        sessions.extend(
-            self.store
-                .child_sessions(&run)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|info| info.id),
-        );
-        for id in sessions {
-            let events = self.store.events(&id).await.unwrap();
-            let info = self.store.session(&id).await.unwrap().unwrap();
-            let messages = self.store.messages(&id).await.unwrap();
-            let context = self.store.context_state(&id).await.unwrap();
-            let differences = SessionState::replay(&events).differences(&info, &messages, &context);
-            assert!(differences.is_empty(), "{id}: {differences:?}");
-        }
-    }
-}
-
-async fn collect_until_mut(
-    handle: &mut SessionHandle,
-    mut stop: impl FnMut(&Event) -> bool,
-) -> Vec<Event> {
-    let mut events = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(20), handle.next_event())
-            .await
-            .expect("no event within 20 s: the run is stuck")
-            .expect("the run ended early");
-        let done = stop(&event);
-        events.push(event);
-        if done {
-            return events;
-        }
-    }
+    Ok(Run::spawn(store, opened))
 }
 
 /// The orchestration events as short lines, in order.
@@ -296,13 +80,6 @@ fn task_lines(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-fn turn_end(events: &[Event]) -> Option<TurnEndReason> {
-    events.iter().find_map(|e| match &e.kind {
-        EventKind::TurnFinished { reason, .. } => Some(*reason),
-        _ => None,
-    })
-}
-
 fn answer_of(events: &[Event]) -> Option<String> {
     events.iter().find_map(|e| match &e.kind {
         EventKind::MessageAdded { message } if message.role == Role::Assistant => {
@@ -310,16 +87,6 @@ fn answer_of(events: &[Event]) -> Option<String> {
         }
         _ => None,
     })
-}
-
-fn warnings(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Warning { message } => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn last_user(request: &ModelRequest) -> String {
@@ -330,16 +97,6 @@ fn last_user(request: &ModelRequest) -> String {
         .find(|m| m.role == Role::User)
         .map(|m| m.text())
         .unwrap_or_default()
-}
-
-fn tool_results(request: &ModelRequest) -> String {
-    request
-        .messages
-        .iter()
-        .flat_map(|m| m.tool_results())
-        .map(|r| r.output.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn child_sessions(events: &[Event]) -> Vec<(String, SessionId)> {
@@ -630,7 +387,7 @@ async fn a_failing_stage_fails_the_stages_after_it_and_the_turn() {
         answer("architect", "design"),
         (
             "coder",
-            Reply::Stream(step(vec![call("p1", "probe", "{}"), usage(), finish()])),
+            Reply::stream(vec![call("p1", "probe", "{}"), usage(10), finish()]),
         ),
     ]);
     let mut run = open(provider.clone(), profiles, stages(FOUR, 2))
@@ -669,16 +426,7 @@ async fn a_failing_stage_fails_the_stages_after_it_and_the_turn() {
 #[tokio::test]
 async fn a_provider_failure_of_a_stage_is_retried_once_with_a_new_agent() {
     let provider = script(vec![
-        (
-            "architect",
-            Reply::Fail(ProviderError {
-                kind: ProviderErrorKind::Server,
-                provider: "routed".into(),
-                message: "the server is overloaded".into(),
-                status: Some(503),
-                hint: None,
-            }),
-        ),
+        ("architect", Reply::fail(overloaded())),
         answer("architect", "design"),
         answer("coder", "code"),
     ]);
@@ -741,21 +489,12 @@ async fn cancelling_mid_stage_cancels_its_agent_and_the_waiting_stages() {
     );
     assert_eq!(turn_end(&events), Some(TurnEndReason::Cancelled));
     // The coder's own turn was cancelled: its session says so.
-    let store = run.store.clone();
-    let coder = child_sessions(&events)
-        .into_iter()
+    let ends = run.child_ends().await;
+    let coder_end = ends
+        .iter()
         .find(|(profile, _)| profile == "coder")
         .expect("no coder agent")
         .1;
-    let coder_end = store
-        .events(&coder)
-        .await
-        .unwrap()
-        .into_iter()
-        .find_map(|e| match e.kind {
-            EventKind::TurnFinished { reason, .. } => Some(reason),
-            _ => None,
-        });
     assert_eq!(coder_end, Some(TurnEndReason::Cancelled));
     run.finish().await;
 }

@@ -183,7 +183,7 @@ pub fn tools(
     registry
 }
 
-pub fn config(provider: Arc<ScriptedProvider>, auto_approve: bool) -> SessionConfig {
+pub fn config(provider: Arc<dyn Provider>, auto_approve: bool) -> SessionConfig {
     SessionConfig {
         provider,
         model: "scripted/test-model".into(),
@@ -229,7 +229,7 @@ pub async fn until_turn_finished(handle: &mut SessionHandle) -> Vec<Event> {
 
 pub async fn collect_until(
     handle: &mut SessionHandle,
-    stop: impl Fn(&Event) -> bool,
+    mut stop: impl FnMut(&Event) -> bool,
 ) -> Vec<Event> {
     let mut events = Vec::new();
     loop {

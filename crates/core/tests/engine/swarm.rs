@@ -2,7 +2,7 @@
 //! places, dropping by test results, reviewers' votes, applying exactly the winner, and
 //! cancel.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,53 +10,26 @@ use std::time::Duration;
 use async_trait::async_trait;
 use code_mesh_core::consensus::CandidateReport;
 use code_mesh_core::orchestra::{
-    OrchestraSettings, ReproductionFiles, Swarm, SwarmCheckouts, SwarmEvaluation, SwarmPlace,
-    SwarmSettings, SwarmStepError, SwarmWorkspace, Timer,
+    ReproductionFiles, Swarm, SwarmCheckouts, SwarmEvaluation, SwarmPlace, SwarmSettings,
+    SwarmStepError, SwarmWorkspace,
 };
-use code_mesh_core::{
-    ModelRequest, Provider, ProviderError, ProviderErrorKind, ProviderStream, SessionHandle,
-    SessionStart, Tool, ToolContext, ToolError, ToolOutput,
-};
-use code_mesh_protocol::{AgentProfile, Event, EventKind, Op, ToolKind, ToolSpec, TurnEndReason};
-use futures::StreamExt;
-use futures::future::BoxFuture;
+use code_mesh_core::{SessionHandle, SessionStart, Tool, ToolContext, ToolError, ToolOutput};
+use code_mesh_protocol::{Event, EventKind, Op, ToolKind, ToolSpec, TurnEndReason};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::routed::*;
 use crate::support::*;
 
-/// Answers each request from the queue of its agent: `coder-<n>` for candidate n (named in
-/// its prompt section), else the profile's name.
-#[derive(Default)]
-struct SwarmProvider {
-    queues: Mutex<HashMap<String, VecDeque<Step>>>,
-    requests: Mutex<Vec<(String, ModelRequest)>>,
-}
-
-impl SwarmProvider {
-    fn new(script: Vec<(&str, Step)>) -> Arc<Self> {
-        let provider = SwarmProvider::default();
-        for (key, step) in script {
-            provider
-                .queues
-                .lock()
-                .unwrap()
-                .entry(key.to_owned())
-                .or_default()
-                .push_back(step);
-        }
-        Arc::new(provider)
-    }
-
-    fn requests_of(&self, key: &str) -> Vec<ModelRequest> {
-        let requests = self.requests.lock().unwrap();
-        requests
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, r)| r.clone())
-            .collect()
-    }
+/// A provider routed by agent: `coder-<n>` for candidate n (named in its prompt section), else
+/// the profile's name. An agent with no reply left fails with a provider error.
+fn swarm_script(script: Vec<(&str, Reply)>) -> Arc<RoutedProvider> {
+    Arc::new(
+        RoutedProvider::new(script)
+            .keyed_by(key_of)
+            .out_of_script(OutOfScript::Fail),
+    )
 }
 
 fn key_of(system: &str) -> String {
@@ -64,49 +37,15 @@ fn key_of(system: &str) -> String {
         let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
         return format!("coder-{n}");
     }
-    system
-        .lines()
-        .find_map(|line| line.strip_prefix("Code Mesh agent: "))
-        .expect("the system prompt names no agent")
-        .trim()
-        .to_owned()
+    agent_of(system)
 }
 
-#[async_trait]
-impl Provider for SwarmProvider {
-    fn name(&self) -> &str {
-        "swarm"
-    }
-
-    async fn stream(&self, request: ModelRequest) -> Result<ProviderStream, ProviderError> {
-        let key = key_of(&request.system);
-        self.requests.lock().unwrap().push((key.clone(), request));
-        let step = self
-            .queues
-            .lock()
-            .unwrap()
-            .get_mut(&key)
-            .and_then(VecDeque::pop_front);
-        match step {
-            Some(step) if step.hang => Ok(futures::stream::iter(step.events)
-                .chain(futures::stream::pending())
-                .boxed()),
-            Some(step) => Ok(futures::stream::iter(step.events).boxed()),
-            None => Err(ProviderError::new(
-                ProviderErrorKind::BadRequest,
-                "swarm",
-                format!("the script has no reply left for `{key}`"),
-            )),
-        }
-    }
+fn reply<'a>(key: &'a str, words: &str) -> (&'a str, Reply) {
+    (key, says(words))
 }
 
-fn reply(key: &'static str, words: &str) -> (&'static str, Step) {
-    (key, step(vec![text(words), finish()]))
-}
-
-fn tool(key: &'static str, name: &str, args: &str) -> (&'static str, Step) {
-    (key, step(vec![call("c1", name, args), finish()]))
+fn tool<'a>(key: &'a str, name: &str, args: &str) -> (&'a str, Reply) {
+    (key, calls(&[("c1", name, args)]))
 }
 
 /// Records where it ran: proves each agent works in its own place.
@@ -266,27 +205,6 @@ fn breaking(candidate: usize) -> CandidateReport {
     }
 }
 
-fn profile(name: &str, tools: Option<&[&str]>) -> AgentProfile {
-    AgentProfile {
-        name: name.into(),
-        description: format!("the {name}"),
-        prompt: format!("You are the {name}."),
-        tools: tools.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
-        model: None,
-        temperature: None,
-        max_turns: None,
-        origin: "test".into(),
-    }
-}
-
-struct NeverTimer;
-
-impl Timer for NeverTimer {
-    fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(futures::future::pending())
-    }
-}
-
 struct Run {
     handle: SessionHandle,
     log: Arc<Mutex<Vec<String>>>,
@@ -295,38 +213,29 @@ struct Run {
 }
 
 async fn start(
-    provider: Arc<SwarmProvider>,
+    provider: Arc<RoutedProvider>,
     candidates: usize,
     reviewers: usize,
     max_count: usize,
     swarm: FakeSwarm,
 ) -> Run {
-    let mut config = config(Arc::new(ScriptedProvider::default()), true);
-    config.provider = provider;
     let places = Arc::new(Mutex::new(Vec::new()));
     let (held_tx, held) = watch::channel(0);
     let mut registry = code_mesh_core::ToolRegistry::new();
     registry.register(Arc::new(Where(places.clone())));
     registry.register(Arc::new(Hold(held_tx)));
     let log = swarm.log.clone();
-    let settings = OrchestraSettings {
-        profiles: vec![
-            profile("coder", None),
-            profile("tester", None),
-            profile("reviewer", Some(&[])),
-        ],
-        max_count,
-        timeout: Duration::from_secs(300),
-        max_tasks: 50,
-        timer: Arc::new(NeverTimer),
-        models: None,
-    };
+    let profiles = vec![
+        profile("coder", None, None),
+        profile("tester", None, None),
+        profile("reviewer", Some(&[]), None),
+    ];
     let (handle, driver) = Swarm::open(
         memory_store(),
         registry,
-        config,
+        config(provider, true),
         SessionStart::New,
-        settings,
+        settings(profiles, max_count, ManualTimer::new()),
         SwarmSettings {
             candidates,
             models: Vec::new(),
@@ -365,18 +274,8 @@ async fn turn(run: &mut Run, prompt: &str) -> Vec<Event> {
     .await
 }
 
-fn finished(events: &[Event]) -> TurnEndReason {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match &e.kind {
-            EventKind::TurnFinished { reason, .. } => Some(*reason),
-            _ => None,
-        })
-        .unwrap()
-}
-
-fn answer(events: &[Event]) -> String {
+/// The run's answer: its last assistant message.
+fn answer_in(events: &[Event]) -> String {
     events
         .iter()
         .rev()
@@ -405,7 +304,7 @@ fn task_lines(events: &[Event]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_swarm_of_four_applies_the_only_candidate_that_passes() {
-    let provider = SwarmProvider::new(vec![
+    let provider = swarm_script(vec![
         tool("tester", "where", "{}"),
         reply("tester", "wrote tests/repro.sh"),
         tool("coder-0", "where", "{}"),
@@ -428,7 +327,11 @@ async fn a_swarm_of_four_applies_the_only_candidate_that_passes() {
     ]);
     let mut run = start(provider.clone(), 4, 1, 8, swarm).await;
     let events = turn(&mut run, "fix the value").await;
-    assert_eq!(finished(&events), TurnEndReason::Completed, "{events:#?}");
+    assert_eq!(
+        turn_end(&events),
+        Some(TurnEndReason::Completed),
+        "{events:#?}"
+    );
 
     let log = run.log.lock().unwrap().clone();
     assert_eq!(
@@ -474,7 +377,7 @@ async fn a_swarm_of_four_applies_the_only_candidate_that_passes() {
         lines.contains(&"failed task_5: candidate 3 was dropped: it changed nothing".to_owned()),
         "{lines:#?}"
     );
-    let answer = answer(&events);
+    let answer = answer_in(&events);
     assert!(answer.contains("The swarm chose candidate 2"), "{answer}");
     assert!(answer.contains("Files changed: file2.txt."), "{answer}");
     assert!(answer.contains("tests/repro.sh"), "{answer}");
@@ -515,7 +418,7 @@ async fn a_swarm_of_four_applies_the_only_candidate_that_passes() {
 
 #[tokio::test]
 async fn reviewers_vote_and_a_tie_goes_to_the_candidate_passing_more_tests() {
-    let provider = SwarmProvider::new(vec![
+    let provider = swarm_script(vec![
         reply("tester", "no tests needed"),
         reply("coder-0", "zero"),
         reply("coder-1", "one"),
@@ -542,10 +445,14 @@ async fn reviewers_vote_and_a_tie_goes_to_the_candidate_passing_more_tests() {
     let swarm = fake(vec![breaking(0), passing(1, 2), passing(2, 3)]);
     let mut run = start(provider.clone(), 3, 2, 1, swarm).await;
     let events = turn(&mut run, "fix the value").await;
-    assert_eq!(finished(&events), TurnEndReason::Completed, "{events:#?}");
+    assert_eq!(
+        turn_end(&events),
+        Some(TurnEndReason::Completed),
+        "{events:#?}"
+    );
     let log = run.log.lock().unwrap().clone();
     assert_eq!(log[log.len() - 2..], ["apply 2", "remove"]);
-    let answer = answer(&events);
+    let answer = answer_in(&events);
     assert!(answer.contains("The swarm chose candidate 2"), "{answer}");
     assert!(
         answer.contains("tied on votes, it passes the most tests"),
@@ -580,7 +487,7 @@ async fn reviewers_vote_and_a_tie_goes_to_the_candidate_passing_more_tests() {
 
 #[tokio::test]
 async fn without_a_survivor_the_turn_fails_and_nothing_is_applied() {
-    let provider = SwarmProvider::new(vec![
+    let provider = swarm_script(vec![
         reply("tester", "no tests"),
         reply("coder-0", "zero"),
         reply("coder-1", "one"),
@@ -588,7 +495,7 @@ async fn without_a_survivor_the_turn_fails_and_nothing_is_applied() {
     let swarm = fake(vec![breaking(0), breaking(1)]);
     let mut run = start(provider, 2, 1, 4, swarm).await;
     let events = turn(&mut run, "fix it").await;
-    assert_eq!(finished(&events), TurnEndReason::Failed);
+    assert_eq!(turn_end(&events), Some(TurnEndReason::Failed));
     let error = events
         .iter()
         .find_map(|e| match &e.kind {
@@ -605,12 +512,12 @@ async fn without_a_survivor_the_turn_fails_and_nothing_is_applied() {
 
 #[tokio::test]
 async fn outside_a_repository_the_turn_fails_before_any_model_request() {
-    let provider = SwarmProvider::new(Vec::new());
+    let provider = swarm_script(Vec::new());
     let mut swarm = fake(Vec::new());
     swarm.refuse = Some("`/workspace` is not inside a git repository".into());
     let mut run = start(provider.clone(), 3, 1, 4, swarm).await;
     let events = turn(&mut run, "fix it").await;
-    assert_eq!(finished(&events), TurnEndReason::Failed);
+    assert_eq!(turn_end(&events), Some(TurnEndReason::Failed));
     let message = events
         .iter()
         .find_map(|e| match &e.kind {
@@ -622,13 +529,13 @@ async fn outside_a_repository_the_turn_fails_before_any_model_request() {
         message.contains("is not inside a git repository"),
         "{message}"
     );
-    assert!(provider.requests.lock().unwrap().is_empty());
+    assert!(provider.order().is_empty());
 }
 
 #[tokio::test]
 async fn cancelling_mid_swarm_stops_every_agent_and_removes_the_checkouts() {
     for _ in 0..5 {
-        let provider = SwarmProvider::new(vec![
+        let provider = swarm_script(vec![
             tool("tester", "hold", "{}"),
             tool("coder-0", "hold", "{}"),
             tool("coder-1", "hold", "{}"),
@@ -650,7 +557,7 @@ async fn cancelling_mid_swarm_stops_every_agent_and_removes_the_checkouts() {
             matches!(e.kind, EventKind::TurnFinished { .. })
         })
         .await;
-        assert_eq!(finished(&events), TurnEndReason::Cancelled);
+        assert_eq!(turn_end(&events), Some(TurnEndReason::Cancelled));
         let log = run.log.lock().unwrap().clone();
         assert_eq!(log, ["prepare 3 from /workspace", "remove"]);
         let lines = task_lines(&events);
