@@ -8,12 +8,43 @@ use crate::exit::EXIT_CODES_HELP;
 
 /// Code Mesh: a multi-agent AI coding assistant.
 #[derive(Debug, Parser)]
-#[command(name = "code-mesh", version, about, after_help = EXIT_CODES_HELP)]
+#[command(
+    name = "code-mesh",
+    version,
+    about,
+    after_help = EXIT_CODES_HELP
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub tui: TuiArgs,
+}
+
+/// Without a subcommand: the terminal UI, with these options meaning what they mean for `run`.
+#[derive(Debug, Args, Default)]
+pub struct TuiArgs {
+    /// A first task, sent as soon as the terminal UI opens.
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+    /// The model, as PROVIDER/MODEL (e.g. `openai/gpt-5-mini`, `ollama/qwen3-coder`).
+    #[arg(short, long, value_name = "PROVIDER/MODEL")]
+    pub model: Option<String>,
+    /// How agents work together (default: `[agents] default_strategy`).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Approve file writes and commands that would otherwise ask.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+impl TuiArgs {
+    /// Whether any of them was given.
+    pub fn is_set(&self) -> bool {
+        !self.prompt.is_empty() || self.model.is_some() || self.strategy.is_some() || self.yes
+    }
 }
 
 /// Options every command takes.
@@ -122,7 +153,7 @@ pub enum AuthCommand {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct RunArgs {
     /// The task. Read from standard input when absent and stdin is not a terminal.
     #[arg(value_name = "PROMPT")]

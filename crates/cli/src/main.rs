@@ -18,6 +18,7 @@ mod provider_setup;
 mod run;
 mod sessions;
 mod setup;
+mod tui;
 mod undo;
 
 use std::process::ExitCode;
@@ -25,11 +26,22 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::args::{Cli, Command};
-use crate::exit::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    setup::init_logging();
+    // The terminal UI owns the screen and logs to a file once it knows where (see `tui`).
+    if cli.command.is_some() {
+        setup::init_logging();
+    }
+    if cli.command.is_some() && cli.tui.is_set() {
+        // `code-mesh -m X run …`: the options before the subcommand are the terminal UI's.
+        let err = exit::CliError::usage(
+            "-m, --strategy, --yes and a prompt before a subcommand belong to the terminal UI",
+            "put them after the subcommand, e.g. `code-mesh run -m openai/gpt-5-mini \"…\"`",
+        );
+        err.print();
+        return err.exit_code().into();
+    }
     let outcome = match cli.command {
         Some(Command::Run(args)) => run::run(&cli.global, args),
         Some(Command::Sessions { command }) => sessions::sessions(&cli.global, command),
@@ -39,10 +51,7 @@ fn main() -> ExitCode {
         Some(Command::Undo(args)) => undo::undo(&cli.global, args),
         Some(Command::Memory { command }) => memory::memory(&cli.global, command),
         Some(Command::Agents { command }) => agents::agents(&cli.global, command),
-        None => Err(CliError::usage(
-            "the terminal UI is not part of this build yet",
-            "give a task with `code-mesh run \"…\"`; `code-mesh --help` lists the commands",
-        )),
+        None => tui::tui(&cli.global, cli.tui),
     };
     match outcome {
         Ok(code) => code,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use code_mesh_config::{CliOverride, Origin};
 use code_mesh_core::{
     ConfiguredRule, InstructionFile, MemoryBank, NOTHING_TO_COMPACT, OpSender, PermissionSettings,
-    ResponseCache, SandboxPolicy, Session, SessionConfig, SessionStart, Store, ToolLimits,
+    ResponseCache, SandboxPolicy, Session, SessionConfig, SessionHandle, SessionStart, Store,
+    ToolLimits,
 };
 use code_mesh_protocol::config::{PermissionAction, Strategy};
 use code_mesh_protocol::{
@@ -27,37 +28,7 @@ use crate::setup::{self, Context};
 const AGENT: &str = "coder";
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
-    check_supported(&args)?;
-    let mut overrides = Vec::new();
-    if let Some(model) = &args.model {
-        overrides.push(CliOverride::new(
-            "providers.model",
-            model.as_str(),
-            "--model",
-        ));
-    }
-    if let Some(max_turns) = args.max_turns {
-        overrides.push(CliOverride::new(
-            "agents.max_turns",
-            i64::from(max_turns),
-            "--max-turns",
-        ));
-    }
-    if let Some(strategy) = args.strategy {
-        overrides.push(CliOverride::new(
-            "agents.default_strategy",
-            strategy.name(),
-            "--strategy",
-        ));
-    }
-    if let Some(sandbox) = args.sandbox {
-        overrides.push(CliOverride::new(
-            "tools.sandbox",
-            sandbox_mode(sandbox).as_str(),
-            "--sandbox",
-        ));
-    }
-    let context = setup::context(global, overrides)?;
+    let context = context_for(global, &args)?;
     let prompt = read_prompt(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -115,121 +86,9 @@ fn read_prompt(args: &RunArgs) -> Result<String, CliError> {
 }
 
 async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exit, CliError> {
-    let config = &context.loaded.config;
-    let strategy = config.agents.default_strategy;
-    // The single agent is the `coder` profile (built-in, or as config and agent files set it).
-    let profiles = crate::agents::load_profiles(&context)?;
-    let profile = crate::agents::find_profile(&profiles, AGENT)?.clone();
-    let sqlite = SqliteStore::open(context.paths.database_file())?;
-    let response_cache: Arc<dyn ResponseCache> = Arc::new(sqlite.clone());
-    // The store also keeps the long-lived memory the `remember`/`recall` tools and the system
-    // prompt use.
-    let memory: Arc<dyn MemoryBank> = Arc::new(sqlite.clone());
-    let store: Arc<dyn Store> = Arc::new(sqlite);
-    let cwd_text = context.cwd.display().to_string();
-    let (start, session_model) = if let Some(id) = &args.session {
-        let id = SessionId(id.clone());
-        let info = store.session(&id).await?.ok_or_else(|| {
-            CliError::usage(
-                format!("no session `{id}`"),
-                "`code-mesh sessions list` shows the sessions there are",
-            )
-        })?;
-        (SessionStart::Resume(id), Some(info.model))
-    } else if args.continue_last {
-        let info = store.latest_session(&cwd_text).await?.ok_or_else(|| {
-            CliError::usage(
-                format!("no earlier session in `{cwd_text}` to continue"),
-                "run without -c to start one",
-            )
-        })?;
-        (SessionStart::Resume(info.id), Some(info.model))
-    } else {
-        (SessionStart::New, None)
-    };
-
-    // An explicit --model wins; a continued session keeps its model; else the config's.
-    let model_choice = args
-        .model
-        .clone()
-        .or(session_model.filter(|m| !m.is_empty()));
-    let model =
-        provider_setup::resolve(&context, model_choice, Some(response_cache.clone())).await?;
-
-    let session_config = SessionConfig {
-        provider: model.provider,
-        model: model.full_name,
-        provider_model: model.provider_model,
-        workspace: context.workspace.clone(),
-        cwd: context.cwd.clone(),
-        allowed_paths: allowed_paths(&context),
-        max_turns: config.agents.max_turns,
-        temperature: config.providers.temperature,
-        max_tokens: config.providers.max_tokens,
-        auto_approve: args.yes,
-        limits: ToolLimits {
-            shell_timeout_ms: config.tools.bash_timeout.as_millis(),
-            max_output_bytes: config.tools.max_output_bytes,
-        },
-        system_prompt: code_mesh_core::agent_system_prompt(
-            code_mesh_core::base_system_prompt(),
-            &profile,
-        ),
-        instructions: instructions(&context),
-        sandbox: sandbox_policy(&context),
-        // A git snapshot before and after each turn, for `code-mesh undo`; a check for files
-        // changed behind the agent's back (stamps kept between runs for `run -c`).
-        hooks: vec![
-            Arc::new(code_mesh_tools::GitSnapshots::new()),
-            Arc::new(code_mesh_tools::ExternalChangeWatch::persisting_in(
-                context.paths.data_dir.join("file-stamps"),
-            )),
-        ],
-        permissions: permission_settings(&context),
-        memory: Some(memory.clone()),
-        agent: AGENT.to_owned(),
-        context: provider_setup::context_settings(&context, model.window_tokens, model.tokenizer),
-    };
-    let mut tool_settings = code_mesh_tools::ToolSettings::from_config(
-        &config.tools,
-        &context.paths.data_dir,
-        &context.cwd,
-    );
-    tool_settings.memory = Some(memory);
-    tool_settings.agent = AGENT.to_owned();
-    let mut tools = code_mesh_tools::builtin_tools_with(&tool_settings);
-    if let Some(allowed) = &profile.tools {
-        let (restricted, missing) = tools.only(allowed);
-        if !missing.is_empty() {
-            // e.g. `delegate`, which only orchestrated runs have.
-            tracing::debug!(
-                ?missing,
-                "tools of the `{AGENT}` profile this run does not offer"
-            );
-        }
-        tools = restricted;
-    }
-    let (mut handle, driver) = if strategy != Strategy::Single {
-        // Agents working together: every tool, each agent limited by its profile.
-        let every_tool = code_mesh_tools::builtin_tools_with(&tool_settings);
-        crate::orchestrated::open(
-            &context,
-            store,
-            every_tool,
-            session_config,
-            start,
-            profiles,
-            Some(response_cache),
-            crate::orchestrated::RunRequest {
-                strategy,
-                agents: args.agents,
-            },
-        )
-        .await?
-    } else {
-        let (handle, driver) = Session::open(store, tools, session_config, start).await?;
-        (handle, tokio::spawn(driver.run()))
-    };
+    let OpenedSession {
+        mut handle, driver, ..
+    } = open_session(&context, &args).await?;
     watch_ctrl_c(handle.op_sender());
     // `/compact` alone summarises the session's history instead of starting a turn.
     let compact = prompt.trim() == "/compact";
@@ -314,6 +173,176 @@ async fn run_task(context: Context, args: RunArgs, prompt: String) -> Result<Exi
             _ => Exit::Failure,
         },
         None => Exit::Failure,
+    })
+}
+
+/// The configuration of a session asked for with these arguments: their `--model`,
+/// `--max-turns`, `--strategy` and `--sandbox` override the config files.
+pub fn context_for(global: &GlobalArgs, args: &RunArgs) -> Result<Context, CliError> {
+    check_supported(args)?;
+    let mut overrides = Vec::new();
+    if let Some(model) = &args.model {
+        overrides.push(CliOverride::new(
+            "providers.model",
+            model.as_str(),
+            "--model",
+        ));
+    }
+    if let Some(max_turns) = args.max_turns {
+        overrides.push(CliOverride::new(
+            "agents.max_turns",
+            i64::from(max_turns),
+            "--max-turns",
+        ));
+    }
+    if let Some(strategy) = args.strategy {
+        overrides.push(CliOverride::new(
+            "agents.default_strategy",
+            strategy.name(),
+            "--strategy",
+        ));
+    }
+    if let Some(sandbox) = args.sandbox {
+        overrides.push(CliOverride::new(
+            "tools.sandbox",
+            sandbox_mode(sandbox).as_str(),
+            "--sandbox",
+        ));
+    }
+    setup::context(global, overrides)
+}
+
+/// A session opened for a front end: the handle it drives, the driver's task, and the model's
+/// context window (for a status line), when the catalogue knows it.
+pub struct OpenedSession {
+    pub handle: SessionHandle,
+    pub driver: tokio::task::JoinHandle<()>,
+    pub window_tokens: Option<u64>,
+}
+
+/// Opens the session `args` ask for (new, `--session ID` or `-c`) with the configured
+/// strategy, model, tools, hooks and permissions; `run` and the terminal UI share it.
+pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSession, CliError> {
+    let config = &context.loaded.config;
+    let strategy = config.agents.default_strategy;
+    // The single agent is the `coder` profile (built-in, or as config and agent files set it).
+    let profiles = crate::agents::load_profiles(context)?;
+    let profile = crate::agents::find_profile(&profiles, AGENT)?.clone();
+    let sqlite = SqliteStore::open(context.paths.database_file())?;
+    let response_cache: Arc<dyn ResponseCache> = Arc::new(sqlite.clone());
+    // The store also keeps the long-lived memory the `remember`/`recall` tools and the system
+    // prompt use.
+    let memory: Arc<dyn MemoryBank> = Arc::new(sqlite.clone());
+    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let cwd_text = context.cwd.display().to_string();
+    let (start, session_model) = if let Some(id) = &args.session {
+        let id = SessionId(id.clone());
+        let info = store.session(&id).await?.ok_or_else(|| {
+            CliError::usage(
+                format!("no session `{id}`"),
+                "`code-mesh sessions list` shows the sessions there are",
+            )
+        })?;
+        (SessionStart::Resume(id), Some(info.model))
+    } else if args.continue_last {
+        let info = store.latest_session(&cwd_text).await?.ok_or_else(|| {
+            CliError::usage(
+                format!("no earlier session in `{cwd_text}` to continue"),
+                "run without -c to start one",
+            )
+        })?;
+        (SessionStart::Resume(info.id), Some(info.model))
+    } else {
+        (SessionStart::New, None)
+    };
+
+    // An explicit --model wins; a continued session keeps its model; else the config's.
+    let model_choice = args
+        .model
+        .clone()
+        .or(session_model.filter(|m| !m.is_empty()));
+    let model =
+        provider_setup::resolve(context, model_choice, Some(response_cache.clone())).await?;
+    let window_tokens = model.window_tokens;
+
+    let session_config = SessionConfig {
+        provider: model.provider,
+        model: model.full_name,
+        provider_model: model.provider_model,
+        workspace: context.workspace.clone(),
+        cwd: context.cwd.clone(),
+        allowed_paths: allowed_paths(context),
+        max_turns: config.agents.max_turns,
+        temperature: config.providers.temperature,
+        max_tokens: config.providers.max_tokens,
+        auto_approve: args.yes,
+        limits: ToolLimits {
+            shell_timeout_ms: config.tools.bash_timeout.as_millis(),
+            max_output_bytes: config.tools.max_output_bytes,
+        },
+        system_prompt: code_mesh_core::agent_system_prompt(
+            code_mesh_core::base_system_prompt(),
+            &profile,
+        ),
+        instructions: instructions(context),
+        sandbox: sandbox_policy(context),
+        // A git snapshot before and after each turn, for `code-mesh undo`; a check for files
+        // changed behind the agent's back (stamps kept between runs for `run -c`).
+        hooks: vec![
+            Arc::new(code_mesh_tools::GitSnapshots::new()),
+            Arc::new(code_mesh_tools::ExternalChangeWatch::persisting_in(
+                context.paths.data_dir.join("file-stamps"),
+            )),
+        ],
+        permissions: permission_settings(context),
+        memory: Some(memory.clone()),
+        agent: AGENT.to_owned(),
+        context: provider_setup::context_settings(context, model.window_tokens, model.tokenizer),
+    };
+    let mut tool_settings = code_mesh_tools::ToolSettings::from_config(
+        &config.tools,
+        &context.paths.data_dir,
+        &context.cwd,
+    );
+    tool_settings.memory = Some(memory);
+    tool_settings.agent = AGENT.to_owned();
+    let mut tools = code_mesh_tools::builtin_tools_with(&tool_settings);
+    if let Some(allowed) = &profile.tools {
+        let (restricted, missing) = tools.only(allowed);
+        if !missing.is_empty() {
+            // e.g. `delegate`, which only orchestrated runs have.
+            tracing::debug!(
+                ?missing,
+                "tools of the `{AGENT}` profile this run does not offer"
+            );
+        }
+        tools = restricted;
+    }
+    let (handle, driver) = if strategy != Strategy::Single {
+        // Agents working together: every tool, each agent limited by its profile.
+        let every_tool = code_mesh_tools::builtin_tools_with(&tool_settings);
+        crate::orchestrated::open(
+            context,
+            store,
+            every_tool,
+            session_config,
+            start,
+            profiles,
+            Some(response_cache),
+            crate::orchestrated::RunRequest {
+                strategy,
+                agents: args.agents,
+            },
+        )
+        .await?
+    } else {
+        let (handle, driver) = Session::open(store, tools, session_config, start).await?;
+        (handle, tokio::spawn(driver.run()))
+    };
+    Ok(OpenedSession {
+        handle,
+        driver,
+        window_tokens,
     })
 }
 

@@ -13,6 +13,31 @@ use crate::exit::{CliError, Exit};
 pub mod env_vars {
     /// Log filter for diagnostics on stderr, e.g. `debug` or `code_mesh_providers=trace`.
     pub const CODE_MESH_LOG: &str = "CODE_MESH_LOG";
+    /// Set and not empty: no colours in the terminal UI (<https://no-color.org>).
+    pub const NO_COLOR: &str = "NO_COLOR";
+}
+
+/// Installs a logger writing to `file` when `CODE_MESH_LOG` asks for one: the terminal UI
+/// owns the screen, so its logs must never reach stderr. Returns the file when logging.
+pub fn init_file_logging(file: &Path) -> Option<PathBuf> {
+    let filter = std::env::var(env_vars::CODE_MESH_LOG).ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).ok()?;
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .ok()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(log))
+        .with_ansi(false)
+        .try_init()
+        .ok()?;
+    Some(file.to_path_buf())
 }
 
 /// Installs a stderr logger when `CODE_MESH_LOG` asks for one; silent otherwise.

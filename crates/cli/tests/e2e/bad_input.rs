@@ -253,3 +253,37 @@ fn unsupported_options_are_refused_not_ignored() {
         outcome.stderr
     );
 }
+
+#[test]
+fn the_terminal_ui_without_a_terminal_and_its_options_before_a_subcommand_are_refused() {
+    let project = Project::new();
+    let server = serve(vec![]);
+    let outcome = project.run(&server, &["fix the bug"]);
+    outcome.assert_code(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("the terminal UI needs a terminal on standard input and output"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("code-mesh run"),
+        "{}",
+        outcome.stderr
+    );
+    let outcome = project.run(&server, &["-m", "openai/x", "sessions", "list"]);
+    outcome.assert_code(2);
+    assert!(
+        outcome.stderr.contains("belong to the terminal UI"),
+        "{}",
+        outcome.stderr
+    );
+    // Global options still reach subcommands.
+    let outcome = project.run(
+        &server,
+        &["-C", project.dir().to_str().unwrap(), "sessions", "list"],
+    );
+    outcome.assert_code(0);
+    assert_eq!(server.requests().len(), 0);
+}
