@@ -25,4 +25,5 @@ mod responses;
 mod sessions;
 mod swarm;
 mod task;
+mod tui;
 mod undo;

@@ -109,6 +109,9 @@ pub fn agent_lines(app: &App, theme: &Theme) -> Vec<Row> {
                 (Some(true), _) => ("done", theme.ok),
                 (Some(false), _) => ("failed", theme.failed),
                 (None, Some(TaskState::Waiting)) => ("waiting", theme.dim),
+                // An agent without a task (the Coordinator) lives as long as the session: it
+                // runs only while a turn does.
+                (None, None) if !app.is_running() => ("idle", theme.dim),
                 (None, _) => ("running", theme.running),
             };
             let mut row = vec![
