@@ -218,6 +218,9 @@ pub struct OpenedSession {
     pub handle: SessionHandle,
     pub driver: tokio::task::JoinHandle<()>,
     pub window_tokens: Option<u64>,
+    /// Where the session lives, for front ends that read more than its live events (the
+    /// terminal UI's session picker and agent view).
+    pub store: Arc<dyn Store>,
 }
 
 /// Opens the session `args` ask for (new, `--session ID` or `-c`) with the configured
@@ -323,7 +326,7 @@ pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSes
         let every_tool = code_mesh_tools::builtin_tools_with(&tool_settings);
         crate::orchestrated::open(
             context,
-            store,
+            store.clone(),
             every_tool,
             session_config,
             start,
@@ -336,13 +339,14 @@ pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSes
         )
         .await?
     } else {
-        let (handle, driver) = Session::open(store, tools, session_config, start).await?;
+        let (handle, driver) = Session::open(store.clone(), tools, session_config, start).await?;
         (handle, tokio::spawn(driver.run()))
     };
     Ok(OpenedSession {
         handle,
         driver,
         window_tokens,
+        store,
     })
 }
 

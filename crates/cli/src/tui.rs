@@ -38,11 +38,13 @@ pub fn tui(global: &GlobalArgs, args: TuiArgs) -> Result<ExitCode, CliError> {
                 handle,
                 driver,
                 window_tokens,
+                store,
             } = run::open_session(&context, &run_args).await?;
             let options = TuiOptions {
                 prompt: prompt.take(),
                 color,
                 context_window: window_tokens,
+                store: Some(store),
             };
             let exit = code_mesh_tui::run(handle, options).await;
             // The UI asked the session to shut down; its last events are being stored.

@@ -2,9 +2,10 @@
 //! Nothing ticks while idle; the spinner ticks only while a turn runs, and frames are spaced
 //! at least [`FRAME_SPACING`] apart so a fast stream does not redraw for every delta.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use code_mesh_core::SessionHandle;
+use code_mesh_core::{SessionHandle, Store};
 use code_mesh_protocol::Op;
 use crossterm::event::EventStream;
 use futures::StreamExt;
@@ -21,7 +22,7 @@ const FRAME_SPACING: Duration = Duration::from_millis(16);
 const SPINNER_PERIOD: Duration = Duration::from_millis(120);
 
 /// How the terminal UI is set up.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct TuiOptions {
     /// A first prompt, sent as soon as the UI opens.
     pub prompt: Option<String>,
@@ -29,6 +30,9 @@ pub struct TuiOptions {
     pub color: bool,
     /// The model's context window in tokens, for the status line's "context used".
     pub context_window: Option<u64>,
+    /// The store the session lives in, for what the live events do not carry: other sessions
+    /// (the session picker) and agents' own conversations (the agent view).
+    pub store: Option<Arc<dyn Store>>,
 }
 
 /// Why the UI ended.
