@@ -38,12 +38,23 @@ pub struct TuiArgs {
     /// Approve file writes and commands that would otherwise ask.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Continue the last session of this directory, its conversation shown.
+    #[arg(short = 'c', long = "continue", conflicts_with = "session")]
+    pub continue_last: bool,
+    /// Continue the session with this id, its conversation shown.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
 }
 
 impl TuiArgs {
     /// Whether any of them was given.
     pub fn is_set(&self) -> bool {
-        !self.prompt.is_empty() || self.model.is_some() || self.strategy.is_some() || self.yes
+        !self.prompt.is_empty()
+            || self.model.is_some()
+            || self.strategy.is_some()
+            || self.yes
+            || self.continue_last
+            || self.session.is_some()
     }
 }
 

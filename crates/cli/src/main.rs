@@ -15,6 +15,7 @@ mod models;
 mod orchestrated;
 mod output;
 mod provider_setup;
+mod rule_saver;
 mod run;
 mod sessions;
 mod setup;
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
     if cli.command.is_some() && cli.tui.is_set() {
         // `code-mesh -m X run …`: the options before the subcommand are the terminal UI's.
         let err = exit::CliError::usage(
-            "-m, --strategy, --yes and a prompt before a subcommand belong to the terminal UI",
+            "-m, --strategy, --yes, -c, --session and a prompt before a subcommand belong to the terminal UI",
             "put them after the subcommand, e.g. `code-mesh run -m openai/gpt-5-mini \"…\"`",
         );
         err.print();

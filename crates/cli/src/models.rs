@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use code_mesh_providers::{ModelInfo, ProviderRegistry, builtin, ollama_base_url, ollama_models};
+use code_mesh_providers::{
+    Catalogue, ModelInfo, ProviderRegistry, builtin, ollama_base_url, ollama_models,
+};
+use code_mesh_tui::ModelChoice;
 use serde::Serialize;
 
 use crate::args::GlobalArgs;
@@ -66,6 +69,16 @@ impl Row {
             role: None,
         }
     }
+
+    fn into_choice(self) -> ModelChoice {
+        ModelChoice {
+            name: self.model,
+            context_window: self.context,
+            input_price: self.input_price,
+            output_price: self.output_price,
+            local: false,
+        }
+    }
 }
 
 pub fn models(global: &GlobalArgs, json: bool, all: bool) -> Result<ExitCode, CliError> {
@@ -90,7 +103,12 @@ pub fn models(global: &GlobalArgs, json: bool, all: bool) -> Result<ExitCode, Cl
     Ok(ExitCode::SUCCESS)
 }
 
-async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, CliError> {
+/// The models of the providers this setup can use (their configured models and their
+/// vendors' catalogue models; with `all`, every provider's configured models), by name.
+fn provider_rows(
+    context: &Context,
+    all: bool,
+) -> Result<(ProviderRegistry, Catalogue, BTreeMap<String, Row>), CliError> {
     let config = &context.loaded.config.providers;
     let mut registry = ProviderRegistry::new(|name: &str| context.env_var(name), config);
     crate::auth::fill_stored_keys(context, &mut registry);
@@ -122,6 +140,42 @@ async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, 
             }
         }
     }
+    Ok((registry, catalogue, rows))
+}
+
+/// What the terminal UI's model picker offers at once: the models of the providers this setup
+/// can use. Local servers' models come later, from [`local_model_choices`].
+pub(crate) fn model_choices(context: &Context) -> Result<Vec<ModelChoice>, CliError> {
+    let (_, _, rows) = provider_rows(context, false)?;
+    Ok(rows.into_values().map(Row::into_choice).collect())
+}
+
+/// The models a local Ollama at `base_url` has; none when it does not answer.
+pub(crate) async fn local_model_choices(base_url: String) -> Vec<ModelChoice> {
+    match ollama_models(&base_url).await {
+        Ok(local) => local
+            .into_iter()
+            .map(|model| ModelChoice {
+                name: format!("ollama/{}", model.name),
+                context_window: model.context_length,
+                input_price: None,
+                output_price: None,
+                local: true,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::debug!(%error, "no local Ollama for the model picker");
+            Vec::new()
+        }
+    }
+}
+
+async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, CliError> {
+    let config = &context.loaded.config.providers;
+    let (registry, catalogue, mut rows) = provider_rows(context, all)?;
+    let mut add = |row: Row| {
+        rows.entry(row.model.clone()).or_insert(row);
+    };
 
     let ollama = ollama_base_url(|name: &str| context.env_var(name));
     match ollama_models(&ollama).await {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use code_mesh_protocol::SessionId;
+use code_mesh_protocol::{SessionId, SessionInfo};
 use code_mesh_store::SqliteStore;
 use code_mesh_tools::snapshot::{Reverted, SnapshotError, UndoReport, undo_last_turn};
 
@@ -34,24 +34,7 @@ pub fn undo(global: &GlobalArgs, args: UndoArgs) -> Result<ExitCode, CliError> {
             })?
         }
     };
-    let workspace = PathBuf::from(&info.workspace);
-    if !workspace.is_dir() {
-        return Err(CliError::new(
-            Exit::Failure,
-            format!(
-                "the workspace of session `{}`, `{}`, no longer exists",
-                info.id, info.workspace
-            ),
-        ));
-    }
-    let report = undo_last_turn(&workspace, info.id.as_str()).map_err(|error| {
-        let hint = error.hint().map(str::to_string);
-        let exit = match error {
-            SnapshotError::Git { .. } | SnapshotError::Io(_) => Exit::Failure,
-            _ => Exit::Usage,
-        };
-        CliError::new(exit, format!("cannot undo: {error}")).with_optional_hint(hint)
-    })?;
+    let report = undo_turn(&info)?;
     print!("{}", render(info.id.as_str(), &report));
     for turn in &report.empty_turns {
         eprintln!("note: turn {turn} changed no files; it is marked undone too");
@@ -64,16 +47,44 @@ pub fn undo(global: &GlobalArgs, args: UndoArgs) -> Result<ExitCode, CliError> {
         );
     }
     if report.reverted.is_empty() {
+        return Err(nothing_reverted(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reverts the files of session `info`'s last turn not undone yet, in its workspace. Runs git:
+/// call it off the async threads. `code-mesh undo` and the terminal UI's `/undo` use it.
+pub(crate) fn undo_turn(info: &SessionInfo) -> Result<UndoReport, CliError> {
+    let workspace = PathBuf::from(&info.workspace);
+    if !workspace.is_dir() {
         return Err(CliError::new(
             Exit::Failure,
             format!(
-                "nothing was reverted: every file turn {} changed was changed again since",
-                report.turn
+                "the workspace of session `{}`, `{}`, no longer exists",
+                info.id, info.workspace
             ),
-        )
-        .with_hint("revert those files by hand, e.g. with `git diff` and `git checkout`"));
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    undo_last_turn(&workspace, info.id.as_str()).map_err(|error| {
+        let hint = error.hint().map(str::to_string);
+        let exit = match error {
+            SnapshotError::Git { .. } | SnapshotError::Io(_) => Exit::Failure,
+            _ => Exit::Usage,
+        };
+        CliError::new(exit, format!("cannot undo: {error}")).with_optional_hint(hint)
+    })
+}
+
+/// The error of an undo whose turn's files were all changed again since.
+pub(crate) fn nothing_reverted(report: &UndoReport) -> CliError {
+    CliError::new(
+        Exit::Failure,
+        format!(
+            "nothing was reverted: every file turn {} changed was changed again since",
+            report.turn
+        ),
+    )
+    .with_hint("revert those files by hand, e.g. with `git diff` and `git checkout`")
 }
 
 fn render(session: &str, report: &UndoReport) -> String {

@@ -12,12 +12,14 @@
 //! The schema itself (`Config` and friends) lives in `code_mesh_protocol::config`.
 //!
 //! This crate must not depend on the engine (`core`), providers, tools or store, and does
-//! no I/O beyond reading the config files: the environment is passed in, never read here.
+//! no I/O beyond reading the config files and, in [`save_permission_rules`], adding rules
+//! to one: the environment is passed in, never read here.
 
 mod agent_files;
 mod error;
 mod paths;
 mod render;
+mod rules_file;
 mod schema;
 mod starter;
 mod tree;
@@ -29,6 +31,7 @@ pub use agent_files::{AGENTS_DIR, AgentFile, AgentFileError, load_agent_files, p
 pub use code_mesh_protocol::config::Config;
 pub use error::{ConfigError, Origin};
 pub use paths::{Paths, project_config_file};
+pub use rules_file::{SaveRulesError, save_permission_rules};
 pub use starter::default_config_file_text;
 /// A TOML value, as given to [`CliOverride::new`].
 pub use toml::Value;

@@ -192,6 +192,7 @@ impl Session {
                 sender: sink.bus(),
             },
             sink: Arc::downgrade(&sink),
+            children: ChildBuses::default(),
         };
         Ok((
             handle,
@@ -215,6 +216,8 @@ pub struct SessionHandle {
     /// Weak, so the handle never keeps its own event channel open: `next_event` returns
     /// `None` once the driver has stopped.
     sink: std::sync::Weak<EventSink>,
+    /// The live buses of the session's running child sessions (an orchestrated run's agents).
+    children: ChildBuses,
 }
 
 /// The session's live event bus: any number of extra watchers (the terminal UI's panes, the
@@ -241,9 +244,71 @@ impl EventBus {
     }
 }
 
+/// The live buses of a session's child sessions, by session id, so a watcher of the run can
+/// follow one agent's conversation as it happens. An orchestrated run registers each agent's
+/// bus when the agent starts; the [`ChildBusRegistration`] removes it when the agent ends.
+/// Holding a bus subscribes nothing: a child's broadcast channel is made on its first watcher.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ChildBuses(Arc<Mutex<HashMap<SessionId, EventBus>>>);
+
+impl ChildBuses {
+    /// Registers a child session's bus until the returned registration is dropped.
+    pub(crate) fn register(&self, bus: EventBus) -> ChildBusRegistration {
+        let session_id = bus.session_id.clone();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(session_id.clone(), bus);
+        ChildBusRegistration {
+            buses: self.clone(),
+            session_id,
+        }
+    }
+
+    fn get(&self, id: &SessionId) -> Option<EventBus> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+}
+
+/// A child session's place in its parent's [`ChildBuses`]; dropping it removes the bus.
+pub(crate) struct ChildBusRegistration {
+    buses: ChildBuses,
+    session_id: SessionId,
+}
+
+impl Drop for ChildBusRegistration {
+    fn drop(&mut self) {
+        self.buses
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.session_id);
+    }
+}
+
 impl SessionHandle {
     pub fn id(&self) -> &SessionId {
         &self.id
+    }
+
+    /// The live bus of `session`: this session's own, or that of a child session (an agent of
+    /// this orchestrated run) while it runs. `None` for any other session and for an agent
+    /// that has ended: its events are all in the store (`Store::events`). Subscribe first,
+    /// then read the stored events, and drop live events whose `seq` was already read.
+    pub fn watch_session(&self, session: &SessionId) -> Option<EventBus> {
+        if session == &self.id {
+            return Some(self.bus());
+        }
+        self.children.get(session)
+    }
+
+    /// Where an orchestrated run registers its agents' buses (see [`ChildBuses`]).
+    pub(crate) fn child_buses(&self) -> ChildBuses {
+        self.children.clone()
     }
 
     pub fn submit(&self, op: Op) -> Result<(), EngineError> {

@@ -876,7 +876,7 @@ impl TurnRunner {
             () = cancel.cancelled() => PermissionDecision::Deny,
         };
         self.pending.remove(&request_id);
-        self.policy.record(&call.name, kind, target, decision);
+        let remembered = self.policy.record(&call.name, kind, target, decision);
         let _ = self
             .sink
             .emit(EventKind::PermissionDecided {
@@ -885,6 +885,7 @@ impl TurnRunner {
                 decision,
                 source: PermissionSource::User,
                 rule: None,
+                remembered,
             })
             .await;
         decision
@@ -906,6 +907,7 @@ impl TurnRunner {
                 decision,
                 source,
                 rule: Some(rule),
+                remembered: Vec::new(),
             })
             .await;
     }

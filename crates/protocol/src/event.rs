@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use crate::config::PermissionRule;
 use crate::{
     AgentId, AgentInfo, AgentOutcome, Lesson, Message, PermissionDecision, SessionId, TaskId,
     TaskInfo, TaskOutcome, ToolKind, TurnId, Usage,
@@ -83,6 +84,11 @@ pub enum EventKind {
         /// "default: reads inside the workspace run"; absent when a person answered.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rule: Option<String>,
+        /// What an "allow always" answer allows from now on in this session, as config rules
+        /// (`{ tool = "bash", pattern = "git status *", action = "allow" }`), for a front end
+        /// that keeps the answer by writing them to a config file. Empty otherwise.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remembered: Vec<PermissionRule>,
     },
     /// A tool call ended; `is_error` says whether it failed.
     ToolCallFinished {

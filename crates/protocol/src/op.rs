@@ -27,7 +27,9 @@ pub enum Op {
 #[serde(rename_all = "snake_case")]
 pub enum PermissionDecision {
     AllowOnce,
-    /// Allow this and every later call of the same tool in this session.
+    /// Allow this and every later call of the same tool on the same target prefix in this
+    /// session; `permission_decided` reports it as config rules (`remembered`) a front end
+    /// may save to keep it.
     AllowAlways,
     Deny,
 }

@@ -140,3 +140,38 @@ fn memory_and_agent_events_keep_their_json_names() {
     assert_eq!(AgentType::ALL.len(), 10);
     assert_eq!(MemoryScope::from_name("agent"), Some(MemoryScope::Agent));
 }
+
+#[test]
+fn permission_decided_carries_remembered_rules_only_when_there_are_some() {
+    use crate::config::{PermissionAction, PermissionRule};
+
+    let decided = |remembered: Vec<PermissionRule>| EventKind::PermissionDecided {
+        request_id: "perm_1_1".into(),
+        call_id: "call_1".into(),
+        decision: PermissionDecision::AllowAlways,
+        source: PermissionSource::User,
+        rule: None,
+        remembered,
+    };
+    let rule = PermissionRule {
+        tool: "bash".into(),
+        pattern: Some("git status *".into()),
+        action: PermissionAction::Allow,
+    };
+    let with = serde_json::to_value(decided(vec![rule.clone()])).unwrap();
+    assert_eq!(
+        with["remembered"],
+        json!([{"tool": "bash", "pattern": "git status *", "action": "allow"}])
+    );
+    assert_eq!(
+        serde_json::from_value::<EventKind>(with).unwrap(),
+        decided(vec![rule])
+    );
+    // Events stored before the field existed read back with none.
+    let without = serde_json::to_value(decided(Vec::new())).unwrap();
+    assert!(without.get("remembered").is_none(), "{without}");
+    assert_eq!(
+        serde_json::from_value::<EventKind>(without).unwrap(),
+        decided(Vec::new())
+    );
+}

@@ -9,5 +9,9 @@ pub mod render;
 mod terminal;
 pub mod theme;
 mod ui_loop;
+mod watch;
 
+pub use app::picker::ModelChoice;
+pub use app::saved_rules::RuleSaver;
+pub use app::{SessionSwitch, SwitchNotice};
 pub use ui_loop::{TuiError, TuiExit, TuiOptions, run};

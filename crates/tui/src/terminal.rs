@@ -3,7 +3,8 @@
 //! Shift+Enter from Enter. Given back when the UI ends, on error, and on panic, so a crash
 //! never leaves the user's shell in raw mode.
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
+use std::panic::PanicHookInfo;
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -73,15 +74,19 @@ impl Drop for TerminalSession {
 
 /// Gives the terminal back, once, whatever state it was left in.
 fn restore() {
+    restore_into(&mut io::stdout());
+}
+
+/// [`restore`] with the escape sequences written to `out` (the terminal, or a test's buffer).
+fn restore_into(out: &mut impl Write) {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return;
     }
-    let mut stdout = io::stdout();
     if ENHANCED.swap(false, Ordering::SeqCst) {
-        let _ = execute!(stdout, PopKeyboardEnhancementFlags);
+        let _ = execute!(out, PopKeyboardEnhancementFlags);
     }
     let _ = execute!(
-        stdout,
+        out,
         DisableBracketedPaste,
         DisableMouseCapture,
         LeaveAlternateScreen,
@@ -90,14 +95,118 @@ fn restore() {
     let _ = disable_raw_mode();
 }
 
+type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Send + Sync + 'static>;
+
 /// Restores the terminal before the previous hook prints the panic, so the message lands on
 /// the normal screen where the user can read it.
 fn install_panic_hook() {
     PANIC_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
-        }));
+        std::panic::set_hook(restoring_hook(previous, io::stdout));
     });
+}
+
+/// A panic hook that restores the terminal through `output` and then runs `previous`.
+fn restoring_hook<W: Write>(
+    previous: PanicHook,
+    output: impl Fn() -> W + Send + Sync + 'static,
+) -> PanicHook {
+    Box::new(move |info| {
+        restore_into(&mut output());
+        previous(info);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// The tests share the process's terminal state (`ACTIVE`, `ENHANCED`): one at a time.
+    static STATE: Mutex<()> = Mutex::new(());
+
+    /// A writer appending to a shared log, as the hook's output.
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_restores_the_terminal_before_the_message_is_printed() {
+        let _state = STATE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let original: Arc<PanicHook> = Arc::new(std::panic::take_hook());
+        let previous: PanicHook = {
+            let log = log.clone();
+            let original = original.clone();
+            Box::new(move |info| {
+                if info.payload().downcast_ref::<&str>() == Some(&"the UI broke") {
+                    log.lock().unwrap().extend_from_slice(b"<previous hook>");
+                } else {
+                    // Another test's panic: reported as usual.
+                    original(info);
+                }
+            })
+        };
+        let output = {
+            let log = log.clone();
+            move || Shared(log.clone())
+        };
+        std::panic::set_hook(restoring_hook(previous, output));
+        // As `TerminalSession::enter` leaves it on a terminal with the keyboard protocol.
+        ACTIVE.store(true, Ordering::SeqCst);
+        ENHANCED.store(true, Ordering::SeqCst);
+        let result = std::panic::catch_unwind(|| panic!("the UI broke"));
+        let _ = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| original(info)));
+        assert!(result.is_err());
+
+        let written = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+        let expected = [
+            ("pop keyboard flags", "\x1b[<1u"),
+            ("disable bracketed paste", "\x1b[?2004l"),
+            ("disable mouse capture", "\x1b[?1000l"),
+            ("leave the alternate screen", "\x1b[?1049l"),
+            ("show the cursor", "\x1b[?25h"),
+            ("then the previous hook", "<previous hook>"),
+        ];
+        let mut from = 0;
+        for (what, sequence) in expected {
+            let at = written[from..]
+                .find(sequence)
+                .unwrap_or_else(|| panic!("no {what} ({sequence:?}) in order in {written:?}"));
+            from += at + sequence.len();
+        }
+        assert!(!ACTIVE.load(Ordering::SeqCst) && !ENHANCED.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn the_terminal_is_given_back_once() {
+        let _state = STATE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        ACTIVE.store(true, Ordering::SeqCst);
+        restore_into(&mut first);
+        restore_into(&mut second);
+        assert!(
+            String::from_utf8(first).unwrap().contains("\x1b[?1049l"),
+            "the first restore leaves the alternate screen"
+        );
+        assert_eq!(second, b"", "a second restore writes nothing");
+    }
 }

@@ -13,6 +13,23 @@ pub(super) async fn fork(
     id: &SessionId,
     at: Option<u64>,
 ) -> Result<ExitCode, CliError> {
+    let (child, through) = fork_session(store, id, at).await?;
+    eprintln!(
+        "forked session {id} through message {through} into a new session; continue it with: code-mesh sessions resume {} \"…\"",
+        child.id
+    );
+    println!("{}", child.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Forks session `id` through message `at` (all when `None`) into a new session, checked by
+/// replaying it (and removed again when the replay differs). Returns the new session and the
+/// last message copied. `sessions fork` and the terminal UI's session picker use it.
+pub(crate) async fn fork_session(
+    store: &dyn Store,
+    id: &SessionId,
+    at: Option<u64>,
+) -> Result<(SessionInfo, u64), CliError> {
     let parent = existing(store, id).await?;
     let events = store.events(id).await?;
     let (new, recorded) = fork_events(&parent, &events, at, now_ms())?;
@@ -26,12 +43,7 @@ pub(super) async fn fork(
         store.delete_session(&child.id).await?;
         return Err(replay::mismatch_error(&child.id, &report.differences));
     }
-    eprintln!(
-        "forked session {id} through message {through} into a new session; continue it with: code-mesh sessions resume {} \"…\"",
-        child.id
-    );
-    println!("{}", child.id);
-    Ok(ExitCode::SUCCESS)
+    Ok((child, through))
 }
 
 /// The new session and its events for a fork of `parent` (whose stored `events` these are)

@@ -8,6 +8,8 @@ mod replay;
 mod transfer;
 mod view;
 
+pub(crate) use fork::fork_session;
+
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;

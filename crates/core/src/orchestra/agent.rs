@@ -92,6 +92,9 @@ pub(crate) struct LiveAgent {
     pub(crate) usage: Usage,
     /// Its latest non-empty assistant text.
     pub(crate) answer: String,
+    /// Its bus in the run session's registry while it lives, so the run's watchers can
+    /// follow its conversation live.
+    _watched: Option<crate::session::ChildBusRegistration>,
 }
 
 impl LiveAgent {
@@ -126,6 +129,8 @@ impl LiveAgent {
         let (handle, driver) = Session::open(orchestra.store.clone(), tools, config, start)
             .await
             .map_err(|err| AgentRun::failed(format!("the agent's session did not open: {err}")))?;
+        // Before `agent_spawned`, so whoever sees the agent appear can already watch it.
+        let watched = orchestra.watch_child(handle.bus());
         orchestra
             .emit(EventKind::AgentSpawned {
                 agent: AgentInfo {
@@ -151,6 +156,7 @@ impl LiveAgent {
                 max_turns,
                 usage: Usage::default(),
                 answer: String::new(),
+                _watched: watched,
             },
             driver,
         ))

@@ -60,7 +60,7 @@ impl Hierarchical {
         let (handle, session) = Session::open(store, coordinator_tools, coordinator, start).await?;
         // The driver (not yet running) holds the sink, so it is there.
         let sink = handle.sink().ok_or(EngineError::Closed)?;
-        orchestra.attach(handle.id().clone(), sink);
+        orchestra.attach(handle.id().clone(), sink, handle.child_buses());
         orchestra
             .emit_now(EventKind::AgentSpawned {
                 agent: AgentInfo {

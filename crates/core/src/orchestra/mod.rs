@@ -33,6 +33,7 @@ use code_mesh_protocol::{AgentId, AgentProfile, EventKind, SessionId};
 use futures::future::BoxFuture;
 
 use crate::events::EventSink;
+use crate::session::{ChildBusRegistration, ChildBuses};
 use crate::{ContextSettings, EngineError, Provider, SessionConfig, Store, ToolRegistry};
 
 pub use delegate::DELEGATE_TOOL_NAME;
@@ -146,8 +147,8 @@ pub(crate) struct Orchestra {
     pub(crate) profiles: BTreeMap<String, AgentProfile>,
     pub(crate) settings: OrchestraSettings,
     pub(crate) graph: Mutex<TaskGraph>,
-    /// The run's session, set once it is open.
-    run: OnceLock<(SessionId, Arc<EventSink>)>,
+    /// The run's session, set once it is open, with where its agents' live buses go.
+    run: OnceLock<(SessionId, Arc<EventSink>, ChildBuses)>,
     /// The run's top agent (the hierarchical Coordinator), parent of every other agent; `None`
     /// when the run itself hands out the work (pipeline, mesh, swarm).
     pub(crate) top: Option<AgentId>,
@@ -203,17 +204,28 @@ impl Orchestra {
         }
     }
 
-    pub(crate) fn attach(&self, session: SessionId, sink: Arc<EventSink>) {
-        let _ = self.run.set((session, sink));
+    pub(crate) fn attach(&self, session: SessionId, sink: Arc<EventSink>, children: ChildBuses) {
+        let _ = self.run.set((session, sink, children));
+    }
+
+    /// Lets watchers of the run's session follow an agent's session live, until the returned
+    /// registration is dropped (see [`crate::SessionHandle::watch_session`]).
+    pub(crate) fn watch_child(&self, bus: crate::EventBus) -> Option<ChildBusRegistration> {
+        self.run
+            .get()
+            .map(|(_, _, children)| children.register(bus))
     }
 
     /// The run's session id (empty before it is open, which no caller sees).
     pub(crate) fn run_session(&self) -> SessionId {
-        self.run.get().map(|(id, _)| id.clone()).unwrap_or_default()
+        self.run
+            .get()
+            .map(|(id, ..)| id.clone())
+            .unwrap_or_default()
     }
 
     pub(crate) fn sink(&self) -> Option<&Arc<EventSink>> {
-        self.run.get().map(|(_, sink)| sink)
+        self.run.get().map(|(_, sink, _)| sink)
     }
 
     /// Queues an event for the run's session (see [`Emission`]).
@@ -442,7 +454,7 @@ pub(crate) async fn open_strategy_run(
         crate::Session::open_with(store, ToolRegistry::default(), config, start, Some(turn))
             .await?;
     let sink = handle.sink().ok_or(EngineError::Closed)?;
-    orchestra.attach(handle.id().clone(), sink);
+    orchestra.attach(handle.id().clone(), sink, handle.child_buses());
     let (stop, stopped) = tokio::sync::oneshot::channel();
     // The session's end stops the emitter once it has written what is left; the strategy
     // flushes it before each turn ends.

@@ -13,7 +13,9 @@
 //!    `id_rsa*`, `id_ed25519*`, `id_ecdsa*`, `id_dsa*`), anything under a `.ssh` directory
 //!    (`~/.ssh/**` included) and Code Mesh's own credential store files;
 //! 3. the user's rules (`[permissions] rules` in config), in the order written;
-//! 4. the session's rules, added when the user answers "allow always".
+//! 4. the session's rules, added when the user answers "allow always"
+//!    ([`PermissionPolicy::record`] also returns them as config rules, which a front end may
+//!    save; see `saved.rs`).
 //!
 //! A user rule may re-allow (or downgrade to ask) a secret only with an *exact* pattern: no
 //! wildcard, naming the path itself (`pattern = "config/.env.test"`) or the whole simple
@@ -63,6 +65,7 @@
 //! themselves, `grep -r TOKEN .`); the sandbox's denied paths are what stops those.
 
 mod glob;
+mod saved;
 mod shell;
 
 use std::path::{Path, PathBuf};
@@ -266,15 +269,21 @@ impl PermissionPolicy {
     /// on the same target prefix (the command's program and subcommand, the file's
     /// directory, the URL's host) for the rest of the session, or the whole tool when the
     /// call has no target.
+    ///
+    /// Returns the config rules that allow what was remembered, for a front end that offers
+    /// to keep the answer beyond the session (written to `[permissions] rules`, each allows
+    /// every call the session rule allows). A session rule no config pattern can state
+    /// safely (an empty command, one without a program word) is kept for the session only.
     pub fn record(
         &mut self,
         tool: &str,
         kind: ToolKind,
         target: &PermissionTarget,
         decision: PermissionDecision,
-    ) {
+    ) -> Vec<PermissionRule> {
+        let mut remembered = Vec::new();
         if decision != PermissionDecision::AllowAlways {
-            return;
+            return remembered;
         }
         for subject in self.subjects(target) {
             // Only what needed the answer; a denied part stays denied.
@@ -296,10 +305,21 @@ impl PermissionPolicy {
                 tool: tool.to_owned(),
                 scope,
             };
+            // A command or path list with nothing in it is not a call without target: a rule
+            // without pattern would allow far more than the session rule does.
+            let stateable =
+                !matches!(rule.scope, SessionScope::Whole) || *target == PermissionTarget::None;
+            if stateable
+                && let Some(config_rule) = saved::config_rule(&rule)
+                && !remembered.contains(&config_rule)
+            {
+                remembered.push(config_rule);
+            }
             if !self.session.contains(&rule) {
                 self.session.push(rule);
             }
         }
+        remembered
     }
 
     fn subjects(&self, target: &PermissionTarget) -> Vec<Subject> {

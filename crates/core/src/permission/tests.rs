@@ -469,3 +469,221 @@ fn paths_normalize_lexically() {
     assert!(is_within("/w", "/w"));
     assert!(!is_within("/wx", "/w"));
 }
+
+/// Records an "allow always" answer to `target` and checks that the config rules it yields,
+/// given to a fresh policy as the user's rules, allow every call in `allowed` (the answered
+/// call first) just as the session rule does, and still ask for every call in `asked`, as the
+/// session does. Returns the rules' patterns.
+fn round_trip(
+    tool: &str,
+    kind: ToolKind,
+    target: PermissionTarget,
+    allowed: &[PermissionTarget],
+    asked: &[PermissionTarget],
+) -> Vec<Option<String>> {
+    let mut session = policy(false, Vec::new());
+    let remembered = session.record(tool, kind, &target, PermissionDecision::AllowAlways);
+    let configured: Vec<ConfiguredRule> = remembered
+        .iter()
+        .map(|rule| ConfiguredRule {
+            rule: rule.clone(),
+            source: "/work/project/code-mesh.toml:9".into(),
+        })
+        .collect();
+    let saved = policy(false, configured);
+    // The answered call itself, unless one of its parts stays denied.
+    let answered = (short(&session.evaluate(tool, kind, &target)) == "allow").then_some(&target);
+    for call in answered.into_iter().chain(allowed) {
+        let allowed_by = |verdict: Verdict| match verdict {
+            Verdict::Allow { source, rule } => {
+                assert_eq!(source, PermissionSource::Policy);
+                rule
+            }
+            other => panic!("{call:?} is not allowed: {other:?}"),
+        };
+        let by_session = allowed_by(session.evaluate(tool, kind, call));
+        assert!(
+            by_session.contains("allowed always in this session"),
+            "{by_session}"
+        );
+        let by_config = allowed_by(saved.evaluate(tool, kind, call));
+        assert!(by_config.contains("code-mesh.toml:9"), "{by_config}");
+    }
+    for call in asked {
+        assert_eq!(
+            short(&session.evaluate(tool, kind, call)),
+            "ask",
+            "{call:?}"
+        );
+        assert_eq!(short(&saved.evaluate(tool, kind, call)), "ask", "{call:?}");
+    }
+    for rule in &remembered {
+        assert_eq!(rule.tool, tool);
+        assert_eq!(rule.action, PermissionAction::Allow);
+    }
+    remembered.into_iter().map(|rule| rule.pattern).collect()
+}
+
+fn patterns(list: &[&str]) -> Vec<Option<String>> {
+    list.iter().map(|p| Some((*p).to_owned())).collect()
+}
+
+#[test]
+fn allow_always_on_a_command_yields_a_word_prefix_rule() {
+    let execute = ToolKind::Execute;
+    assert_eq!(
+        round_trip(
+            "bash",
+            execute,
+            command("cargo test --release"),
+            &[command("cargo test"), command("sudo cargo test -p core")],
+            &[command("cargo testing"), command("cargo publish")],
+        ),
+        patterns(&["cargo test *"])
+    );
+    assert_eq!(
+        round_trip(
+            "bash",
+            execute,
+            command("git status && rm -rf build"),
+            &[command("git status -s"), command("rm -rf build x")],
+            &[command("rm -rf /"), command("git push")],
+        ),
+        patterns(&["git status *", "rm -rf build *"])
+    );
+}
+
+#[test]
+fn allow_always_rules_take_glob_and_shell_characters_literally() {
+    let execute = ToolKind::Execute;
+    assert_eq!(
+        round_trip(
+            "bash",
+            execute,
+            command("ls *.rs"),
+            &[command("ls *.rs -l")],
+            &[command("ls main.rs"), command("ls x.rs")],
+        ),
+        patterns(&[r"ls '\*.rs' *"])
+    );
+    assert_eq!(
+        round_trip(
+            "bash",
+            execute,
+            command("grep -n 'a b; c' src"),
+            &[command("grep -n \"a b; c\" src lib")],
+            &[command("grep -n a"), command("grep -n 'a b; c' lib")],
+        ),
+        patterns(&["grep -n 'a b; c' src *"])
+    );
+    assert_eq!(
+        round_trip(
+            "bash",
+            execute,
+            command("echo \"it's {x,y}\""),
+            &[],
+            &[command("echo it"), command("echo \"it's x\"")],
+        ),
+        patterns(&[r"echo 'it'\''s \{x\,y\}' *"])
+    );
+}
+
+#[test]
+fn allow_always_on_a_path_yields_an_absolute_directory_rule() {
+    let write = ToolKind::Write;
+    assert_eq!(
+        round_trip(
+            "write",
+            write,
+            paths(&["lib/a.rs"]),
+            &[
+                paths(&["lib/deep/b.rs"]),
+                paths(&["/work/project/src/lib/c.rs"])
+            ],
+            &[paths(&["main.rs"]), paths(&["../lib/a.rs"])],
+        ),
+        patterns(&["/work/project/src/lib/**"])
+    );
+    assert_eq!(
+        round_trip(
+            "write",
+            write,
+            paths(&["odd [dir]*/a.rs"]),
+            &[paths(&["odd [dir]*/b/c.rs"])],
+            &[paths(&["odd d/a.rs"]), paths(&["odd [dir]x/a.rs"])],
+        ),
+        patterns(&[r"/work/project/src/odd \[dir\]\*/**"])
+    );
+    // A read outside the workspace asks; "always" covers the file's directory.
+    assert_eq!(
+        round_trip(
+            "read",
+            ToolKind::Read,
+            paths(&["/etc/hosts"]),
+            &[paths(&["/etc/ssl/openssl.cnf"])],
+            &[paths(&["/var/log/syslog"])],
+        ),
+        patterns(&["/etc/**"])
+    );
+    assert_eq!(
+        round_trip(
+            "write",
+            write,
+            paths(&["/top.txt"]),
+            &[paths(&["/var/x"])],
+            &[],
+        ),
+        patterns(&["/**"])
+    );
+}
+
+#[test]
+fn allow_always_on_a_url_or_a_tool_without_target() {
+    assert_eq!(
+        round_trip(
+            "web_fetch",
+            ToolKind::Execute,
+            PermissionTarget::Url("https://docs.rs/serde".into()),
+            &[PermissionTarget::Url(
+                "https://docs.rs/tokio/latest?x=1".into()
+            )],
+            &[
+                PermissionTarget::Url("https://docs.rs.evil.example/".into()),
+                PermissionTarget::Url("http://docs.rs/serde".into()),
+            ],
+        ),
+        patterns(&["https://docs.rs/*"])
+    );
+    assert_eq!(
+        round_trip("log", ToolKind::Write, PermissionTarget::None, &[], &[],),
+        vec![None]
+    );
+}
+
+#[test]
+fn allow_always_remembers_no_config_rule_for_denied_parts_or_other_answers() {
+    // The secret part stays denied and yields no rule; the rest does.
+    assert_eq!(
+        round_trip(
+            "bash",
+            ToolKind::Execute,
+            command("make && cat ../.env"),
+            &[command("make all")],
+            &[],
+        ),
+        patterns(&["make *"])
+    );
+    let mut policy = policy(false, Vec::new());
+    for decision in [PermissionDecision::AllowOnce, PermissionDecision::Deny] {
+        let remembered = policy.record("bash", ToolKind::Execute, &command("ls"), decision);
+        assert_eq!(remembered, Vec::new());
+    }
+    // No command in it: a rule without pattern would allow every command.
+    let remembered = policy.record(
+        "bash",
+        ToolKind::Execute,
+        &command("FOO=1"),
+        PermissionDecision::AllowAlways,
+    );
+    assert_eq!(remembered, Vec::new());
+}

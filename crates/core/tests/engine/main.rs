@@ -2,6 +2,7 @@
 //! the in-memory store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_watch;
 mod bus;
 mod context;
 mod learning;

@@ -284,6 +284,26 @@ async fn one_prompt_lists_the_parts_that_need_approval_and_always_covers_the_pre
         matches!(e.kind, EventKind::PermissionRequested { .. })
     })
     .await;
+    // The answer is reported with the config rule that would keep it (the TUI saves it).
+    let remembered: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::PermissionDecided {
+                call_id,
+                remembered,
+                ..
+            } if call_id == "c1" => Some(remembered.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        remembered,
+        [vec![code_mesh_protocol::config::PermissionRule {
+            tool: "bash".into(),
+            pattern: Some("cargo test *".into()),
+            action: code_mesh_protocol::config::PermissionAction::Allow,
+        }]]
+    );
     let allowed = decisions(&events);
     assert!(
         allowed.iter().any(|(id, decision, source, rule)| id == "c2"

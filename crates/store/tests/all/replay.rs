@@ -219,6 +219,7 @@ fn kind(rng: &mut Rng, messages: &mut u64, at: u64) -> EventKind {
             decision: PermissionDecision::AllowOnce,
             source: PermissionSource::Policy,
             rule: rng.chance(50).then(|| "default".to_owned()),
+            remembered: Vec::new(),
         },
         91..=92 => EventKind::Error {
             code: ErrorCode::ProviderUnreachable,

@@ -127,6 +127,7 @@ async fn a_session_reads_back_exactly_as_appended_after_reopening() {
             decision: PermissionDecision::AllowOnce,
             source: PermissionSource::AutoApprove,
             rule: None,
+            remembered: Vec::new(),
         },
         EventKind::ToolCallFinished {
             call_id: "call_1".to_owned(),

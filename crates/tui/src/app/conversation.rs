@@ -6,6 +6,8 @@ use code_mesh_protocol::{
     Role, ToolKind, TurnEndReason,
 };
 
+use std::collections::HashSet;
+
 use super::summary::{arguments_summary, count_label};
 
 /// One block of the conversation, in the order it happened.
@@ -112,6 +114,13 @@ pub struct Conversation {
     changed_from: Option<usize>,
     /// Whether new tool and reasoning blocks start opened (Ctrl-O was pressed).
     expand_new: bool,
+    /// Entries before this index do not stream: where the searches for streams start, so a
+    /// long history is folded in linear time.
+    settled: usize,
+    /// The call ids tool blocks were made for, and the request ids of permission questions:
+    /// an id not here has no entry, found without a scan.
+    call_ids: HashSet<String>,
+    request_ids: HashSet<String>,
 }
 
 impl Conversation {
@@ -172,6 +181,26 @@ impl Conversation {
         if let Some(block) = self.tool_mut(call_id) {
             block.expanded = !block.expanded;
         }
+    }
+
+    /// Closes what a stored history left open: the run it comes from has ended (or crashed),
+    /// so nothing in it still streams, runs or waits for an answer.
+    pub fn settle_history(&mut self) {
+        self.end_streams();
+        self.set_turn(TurnState::Idle);
+        for entry in &mut self.entries {
+            match entry {
+                Entry::Permission(permission) if permission.decision.is_none() => {
+                    permission.decision =
+                        Some((PermissionDecision::Deny, PermissionSource::NoOneToAsk));
+                }
+                Entry::Tool(block) if !block.status.is_finished() => {
+                    block.status = ToolStatus::Failed;
+                }
+                _ => {}
+            }
+        }
+        self.touch(0);
     }
 
     /// Takes in one event of the session. Returns whether anything visible changed.
@@ -243,6 +272,7 @@ impl Conversation {
                 if let Some(block) = self.tool_mut(call_id) {
                     block.status = ToolStatus::AwaitingPermission;
                 }
+                self.request_ids.insert(request_id.clone());
                 self.push(Entry::Permission(PermissionEntry {
                     request_id: request_id.clone(),
                     call_id: call_id.clone(),
@@ -335,6 +365,9 @@ impl Conversation {
 
     /// The block of a call, counted as changed since callers take it to change it.
     fn tool_mut(&mut self, call_id: &str) -> Option<&mut ToolBlock> {
+        if !self.call_ids.contains(call_id) {
+            return None;
+        }
         let index = self
             .entries
             .iter()
@@ -347,12 +380,16 @@ impl Conversation {
     }
 
     fn has_tool(&self, call_id: &str) -> bool {
-        self.entries
-            .iter()
-            .any(|entry| matches!(entry, Entry::Tool(block) if block.call_id == call_id))
+        self.call_ids.contains(call_id)
+            && self
+                .entries
+                .iter()
+                .rev()
+                .any(|entry| matches!(entry, Entry::Tool(block) if block.call_id == call_id))
     }
 
     fn start_tool(&mut self, call_id: &str, name: &str, arguments: &str) {
+        self.call_ids.insert(call_id.to_owned());
         self.push(Entry::Tool(ToolBlock {
             call_id: call_id.to_owned(),
             name: name.to_owned(),
@@ -405,7 +442,8 @@ impl Conversation {
     /// marked as no longer streaming.
     fn end_streams(&mut self) {
         let mut changed = None;
-        for (index, entry) in self.entries.iter_mut().enumerate() {
+        let from = self.settled.min(self.entries.len());
+        for (index, entry) in self.entries.iter_mut().enumerate().skip(from) {
             match entry {
                 Entry::Assistant {
                     streaming,
@@ -420,6 +458,7 @@ impl Conversation {
             }
             changed.get_or_insert(index);
         }
+        self.settled = self.entries.len();
         if let Some(index) = changed {
             self.touch(index);
         }
@@ -427,8 +466,13 @@ impl Conversation {
 
     fn add_message(&mut self, message: &Message) {
         match message.role {
+            // The person's own words are the first part; notices the engine adds for the model
+            // (files changed behind its back, …) were shown as warnings already.
             Role::User => self.push(Entry::User {
-                text: message.text(),
+                text: match message.parts.first() {
+                    Some(Part::Text { text }) => text.clone(),
+                    _ => message.text(),
+                },
             }),
             Role::Assistant => self.finish_assistant(message),
             // Results of calls this view saw start already arrived in `tool_call_finished`;
@@ -456,8 +500,8 @@ impl Conversation {
     /// The streamed text and reasoning of this step give way to the finished message, at the
     /// place the stream began.
     fn finish_assistant(&mut self, message: &Message) {
-        let start = self
-            .entries
+        let from = self.settled.min(self.entries.len());
+        let start = self.entries[from..]
             .iter()
             .position(|entry| {
                 matches!(
@@ -471,7 +515,7 @@ impl Conversation {
                     }
                 )
             })
-            .unwrap_or(self.entries.len());
+            .map_or(self.entries.len(), |index| from + index);
         let expanded_reasoning = self.entries[start..]
             .iter()
             .any(|entry| matches!(entry, Entry::Reasoning { expanded: true, .. }));
@@ -512,6 +556,8 @@ impl Conversation {
         }
         self.entries.extend(finished);
         self.entries.extend(kept);
+        // No stream is left: the step's streamed entries gave way to the message.
+        self.settled = self.entries.len();
         // Calls read back from a stored history have no `tool_call_started`.
         for call in message.tool_calls() {
             if !self.has_tool(&call.call_id) {
@@ -529,12 +575,16 @@ impl Conversation {
         source: PermissionSource,
     ) {
         let mut asked = None;
-        for (index, entry) in self.entries.iter_mut().enumerate() {
-            if let Entry::Permission(permission) = entry
-                && permission.request_id == request_id
-            {
-                permission.decision = Some((decision, source));
-                asked = Some(index);
+        // Rules settle most calls without a question, so most requests have no entry.
+        if self.request_ids.contains(request_id) {
+            for (index, entry) in self.entries.iter_mut().enumerate().rev() {
+                if let Entry::Permission(permission) = entry
+                    && permission.request_id == request_id
+                {
+                    permission.decision = Some((decision, source));
+                    asked = Some(index);
+                    break;
+                }
             }
         }
         if let Some(index) = asked {
@@ -543,10 +593,11 @@ impl Conversation {
         // Rules settle most calls silently: the block changes only when refused or when it
         // was waiting for this answer.
         let denied = !decision.allows();
-        let waiting = self.entries.iter().any(|entry| {
-            matches!(entry, Entry::Tool(block)
+        let waiting = self.call_ids.contains(call_id)
+            && self.entries.iter().rev().any(|entry| {
+                matches!(entry, Entry::Tool(block)
                 if block.call_id == call_id && block.status == ToolStatus::AwaitingPermission)
-        });
+            });
         if (denied || waiting)
             && let Some(block) = self.tool_mut(call_id)
         {

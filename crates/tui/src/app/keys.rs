@@ -7,7 +7,7 @@ use crossterm::event::{
 use code_mesh_protocol::Op;
 
 use super::summary::{cost, tokens};
-use super::{App, DIALOG_CHOICES, Effect};
+use super::{App, DIALOG_CHOICES, Effect, SessionSwitch};
 use crate::input::{HELP, SlashCommand};
 
 /// Lines one turn of the mouse wheel scrolls.
@@ -19,19 +19,25 @@ impl App {
         match event {
             TerminalEvent::Key(key) if key.kind != KeyEventKind::Release => {
                 self.dirty = true;
-                self.handle_key(key)
+                let effects = self.handle_key(key);
+                self.update_completion();
+                effects
             }
             TerminalEvent::Paste(text) => {
-                if self.pending_permission().is_none() {
+                if self.picker.is_some() {
+                    self.picker_paste(&text);
+                    self.dirty = true;
+                } else if self.pending_permission().is_none() {
                     self.editor.insert(&text);
+                    self.update_completion();
                     self.dirty = true;
                 }
                 Vec::new()
             }
             TerminalEvent::Mouse(mouse) => {
                 match mouse.kind {
-                    MouseEventKind::ScrollUp => self.scroll.up(WHEEL_LINES),
-                    MouseEventKind::ScrollDown => self.scroll.down(WHEEL_LINES),
+                    MouseEventKind::ScrollUp => self.shown_scroll_mut().up(WHEEL_LINES),
+                    MouseEventKind::ScrollDown => self.shown_scroll_mut().down(WHEEL_LINES),
                     // Moves and clicks change nothing shown; no redraw for them.
                     _ => return Vec::new(),
                 }
@@ -47,27 +53,39 @@ impl App {
     }
 
     fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if self.picker.is_some() {
+            return self.picker_key(key);
+        }
         let control = key.modifiers.contains(KeyModifiers::CONTROL);
         // Keys that mean the same everywhere.
         match key.code {
             KeyCode::Char('c') if control => return self.interrupt(),
             KeyCode::PageUp => {
-                self.scroll.page_up();
+                self.shown_scroll_mut().page_up();
                 return Vec::new();
             }
             KeyCode::PageDown => {
-                self.scroll.page_down();
+                self.shown_scroll_mut().page_down();
                 return Vec::new();
             }
             KeyCode::Char('o') if control => {
                 self.expanded = !self.expanded;
                 self.conversation.set_expanded(self.expanded);
+                if let Some(view) = &mut self.agent_view {
+                    view.conversation.set_expanded(self.expanded);
+                }
                 return Vec::new();
             }
             _ => {}
         }
         if self.pending_permission().is_some() {
             return self.dialog_key(key);
+        }
+        if self.focus == super::Focus::Agents {
+            return self.agent_key(key);
+        }
+        if let Some(effects) = self.completion_key(&key) {
+            return effects;
         }
         let newline = key
             .modifiers
@@ -79,7 +97,12 @@ impl App {
             KeyCode::Esc if self.is_running() => return vec![Effect::Submit(Op::Cancel)],
             KeyCode::Char('d') if control && self.editor.is_empty() => return vec![Effect::Quit],
             KeyCode::Char(c) if !control => self.editor.insert(c.encode_utf8(&mut [0; 4])),
-            KeyCode::Tab => self.editor.insert("    "),
+            // Tab gives the agent panel the keys when it is shown; else it indents.
+            KeyCode::Tab => {
+                if !self.focus_agents() {
+                    self.editor.insert("    ");
+                }
+            }
             KeyCode::Backspace => self.editor.backspace(),
             KeyCode::Delete => self.editor.delete(),
             KeyCode::Left => self.editor.left(),
@@ -157,7 +180,11 @@ impl App {
 
     fn command(&mut self, command: SlashCommand) -> Vec<Effect> {
         match command {
-            SlashCommand::New => return vec![Effect::NewSession],
+            SlashCommand::New => return vec![Effect::Switch(SessionSwitch::New)],
+            SlashCommand::Sessions => return self.sessions_command(),
+            SlashCommand::Model(name) => return self.model_command(name),
+            SlashCommand::Strategy(name) => return self.strategy_command(name),
+            SlashCommand::Undo => return self.undo_command(),
             SlashCommand::Quit => return vec![Effect::Quit],
             SlashCommand::Compact => return vec![Effect::Submit(Op::Compact)],
             SlashCommand::Help => self.conversation.push_notice(HELP),
@@ -165,7 +192,7 @@ impl App {
                 let text = self.cost_report();
                 self.conversation.push_notice(text);
             }
-            SlashCommand::Agents => self.show_agents = !self.show_agents,
+            SlashCommand::Agents => return self.toggle_agents(),
             SlashCommand::NotYet(name) => self
                 .conversation
                 .push_notice(format!("`{name}` is not available in this build yet")),

@@ -175,6 +175,7 @@ fn tool_call_streams_output_and_ends_denied_after_a_refusal() {
             decision: PermissionDecision::Deny,
             source: PermissionSource::User,
             rule: None,
+            remembered: Vec::new(),
         },
         EventKind::ToolCallFinished {
             call_id: "c1".into(),
@@ -322,12 +323,14 @@ fn slash_commands_become_ops_or_notices() {
         app.handle_terminal_event(key(KeyCode::Enter)),
         [Effect::Submit(Op::Compact)]
     );
-    typed(&mut app, "/model");
+    typed(&mut app, "/strategy");
     assert!(app.handle_terminal_event(key(KeyCode::Enter)).is_empty());
     assert_eq!(
         app.conversation.entries().last(),
         Some(&Entry::Notice {
-            text: "`/model` is not available in this build yet".into()
+            text: "strategy: single (`/strategy NAME` switches to one of single, hierarchical, \
+                   pipeline, mesh, swarm)"
+                .into()
         })
     );
     typed(&mut app, "/quit");
@@ -338,7 +341,7 @@ fn slash_commands_become_ops_or_notices() {
     typed(&mut app, "/new");
     assert_eq!(
         app.handle_terminal_event(key(KeyCode::Enter)),
-        [Effect::NewSession]
+        [Effect::Switch(SessionSwitch::New)]
     );
 }
 
@@ -412,6 +415,7 @@ fn the_permission_dialog_answers_the_oldest_question() {
         decision: PermissionDecision::Deny,
         source: PermissionSource::User,
         rule: None,
+        remembered: Vec::new(),
     }));
     assert!(app.pending_permission().is_none());
 }
@@ -428,6 +432,7 @@ fn nothing_to_redraw_without_a_change() {
         decision: PermissionDecision::AllowOnce,
         source: PermissionSource::Policy,
         rule: None,
+        remembered: Vec::new(),
     }));
     assert!(!app.take_dirty());
     app.handle_terminal_event(TerminalEvent::FocusGained);
@@ -493,4 +498,23 @@ fn up_and_down_walk_the_history_from_the_editor() {
     assert_eq!(app.editor.text(), ">draf");
     app.handle_terminal_event(key_with(KeyCode::Enter, KeyModifiers::ALT));
     assert_eq!(app.editor.text(), ">draf\n");
+}
+
+#[test]
+fn a_user_message_shows_the_persons_words_not_the_engines_notices() {
+    let app = fold(vec![EventKind::MessageAdded {
+        message: message(
+            Role::User,
+            vec![
+                text("fix the parser"),
+                text("\n\n[Code Mesh notices]\n- src/lib.rs changed since it was read"),
+            ],
+        ),
+    }]);
+    assert_eq!(
+        app.conversation.entries(),
+        &[Entry::User {
+            text: "fix the parser".into()
+        }]
+    );
 }

@@ -13,6 +13,14 @@ pub enum SlashCommand {
     Quit,
     /// Show or hide the agent panel.
     Agents,
+    /// Pick a stored session to resume or fork.
+    Sessions,
+    /// Pick a model (`/model`), or switch to one at once (`/model PROVIDER/MODEL`).
+    Model(Option<String>),
+    /// Show the strategy (`/strategy`), or switch to one (`/strategy NAME`).
+    Strategy(Option<String>),
+    /// Revert the files the last turn changed.
+    Undo,
     /// A command of the terminal UI's plan that this build does not have yet.
     NotYet(&'static str),
     /// Not a command at all.
@@ -20,21 +28,49 @@ pub enum SlashCommand {
 }
 
 /// Commands announced for the terminal UI that need engine or front-end support still to
-/// come (session and model pickers, strategy switching, undo from inside the UI).
-const NOT_YET: &[&str] = &["/sessions", "/model", "/strategy", "/undo"];
+/// come.
+const NOT_YET: &[&str] = &[];
 
 /// The help text of `/help`.
 pub const HELP: &str = "Enter sends · Shift+Enter or Alt+Enter adds a line · Up/Down on the \
 first/last line walk the history · Esc cancels a running turn · Ctrl-C cancels, clears the \
 input, or quits · PageUp/PageDown or the mouse wheel scroll · Ctrl-O opens or folds tool \
-blocks and reasoning · commands: /new /compact /cost /agents /help /quit";
+blocks and reasoning · Tab selects an agent in the agent panel, Enter reads its conversation, \
+Esc goes back · commands: /new /sessions (Enter resumes, Ctrl-F forks) /model [NAME] \
+/strategy [NAME] /undo /compact /cost /agents /help /quit";
+
+/// The commands and what each does, in the order the completion popup offers them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/new", "open a fresh session"),
+    ("/sessions", "resume or fork a stored session"),
+    ("/model", "pick or switch the model"),
+    ("/strategy", "show or switch the strategy"),
+    ("/undo", "revert the last turn's file changes"),
+    ("/compact", "summarise the older history now"),
+    ("/cost", "tokens and cost so far"),
+    ("/agents", "show or hide the agent panel"),
+    ("/help", "keys and commands"),
+    ("/quit", "leave Code Mesh"),
+];
 
 impl SlashCommand {
-    /// Reads a prompt as a command when it is one: `/word` alone on its line.
+    /// Reads a prompt as a command when it is one: `/word` alone on its line, or `/model` and
+    /// `/strategy` with one argument.
     pub fn parse(text: &str) -> Option<SlashCommand> {
         let text = text.trim();
-        if !text.starts_with('/') || text.contains(char::is_whitespace) {
+        if !text.starts_with('/') {
             return None;
+        }
+        if let Some((command, argument)) = text.split_once(char::is_whitespace) {
+            let argument = argument.trim();
+            if argument.contains(char::is_whitespace) {
+                return None;
+            }
+            return match command {
+                "/model" => Some(SlashCommand::Model(Some(argument.to_owned()))),
+                "/strategy" => Some(SlashCommand::Strategy(Some(argument.to_owned()))),
+                _ => None,
+            };
         }
         Some(match text {
             "/new" => SlashCommand::New,
@@ -43,6 +79,10 @@ impl SlashCommand {
             "/help" | "/?" => SlashCommand::Help,
             "/quit" | "/exit" => SlashCommand::Quit,
             "/agents" => SlashCommand::Agents,
+            "/sessions" => SlashCommand::Sessions,
+            "/model" | "/models" => SlashCommand::Model(None),
+            "/strategy" => SlashCommand::Strategy(None),
+            "/undo" => SlashCommand::Undo,
             other => match NOT_YET.iter().find(|name| **name == other) {
                 Some(name) => SlashCommand::NotYet(name),
                 None => SlashCommand::Unknown(other.to_owned()),
@@ -64,8 +104,20 @@ mod tests {
         assert_eq!(SlashCommand::parse("/quit"), Some(SlashCommand::Quit));
         assert_eq!(
             SlashCommand::parse("/model"),
-            Some(SlashCommand::NotYet("/model"))
+            Some(SlashCommand::Model(None))
         );
+        assert_eq!(
+            SlashCommand::parse("/model  openai/gpt-4.1 "),
+            Some(SlashCommand::Model(Some("openai/gpt-4.1".into())))
+        );
+        assert_eq!(
+            SlashCommand::parse("/strategy mesh"),
+            Some(SlashCommand::Strategy(Some("mesh".into())))
+        );
+        assert_eq!(SlashCommand::parse("/undo"), Some(SlashCommand::Undo));
+        // Only `/model` and `/strategy` take an argument, and only one.
+        assert_eq!(SlashCommand::parse("/undo it all"), None);
+        assert_eq!(SlashCommand::parse("/model is broken, fix it"), None);
         assert_eq!(
             SlashCommand::parse("/frobnicate"),
             Some(SlashCommand::Unknown("/frobnicate".into()))

@@ -16,6 +16,20 @@ pub struct Editor {
     draft: String,
 }
 
+/// The word the cursor is in or just after: a run of characters without whitespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Word {
+    /// Its line.
+    pub row: usize,
+    /// Its first character, and the character after its last.
+    pub start: usize,
+    pub end: usize,
+    /// The whole word.
+    pub text: String,
+    /// The word up to the cursor: what has been typed of it so far.
+    pub typed: String,
+}
+
 impl Default for Editor {
     fn default() -> Self {
         Editor {
@@ -100,6 +114,47 @@ impl Editor {
         let added = new_lines.len() - 1;
         self.lines.splice(self.row..=self.row, new_lines);
         self.row += added;
+    }
+
+    /// The word at the cursor, if the cursor touches one.
+    pub fn word_at_cursor(&self) -> Option<Word> {
+        let chars: Vec<char> = self.lines[self.row].chars().collect();
+        let column = self.column.min(chars.len());
+        let start = chars[..column]
+            .iter()
+            .rposition(|c| c.is_whitespace())
+            .map_or(0, |index| index + 1);
+        let end = chars[column..]
+            .iter()
+            .position(|c| c.is_whitespace())
+            .map_or(chars.len(), |index| column + index);
+        if start == end {
+            return None;
+        }
+        Some(Word {
+            row: self.row,
+            start,
+            end,
+            text: chars[start..end].iter().collect(),
+            typed: chars[start..column].iter().collect(),
+        })
+    }
+
+    /// Puts `text` (one line) in place of `word` and the cursor after it. A word that no
+    /// longer matches the editor's text is left alone.
+    pub fn replace(&mut self, word: &Word, text: &str) {
+        let Some(line) = self.lines.get_mut(word.row) else {
+            return;
+        };
+        let from = Self::byte_at(line, word.start);
+        let to = Self::byte_at(line, word.end);
+        if line.get(from..to) != Some(word.text.as_str()) {
+            return;
+        }
+        let text: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+        line.replace_range(from..to, &text);
+        self.row = word.row;
+        self.column = word.start + text.chars().count();
     }
 
     pub fn newline(&mut self) {
@@ -243,6 +298,34 @@ mod tests {
         editor.right();
         editor.delete();
         assert_eq!(editor.text(), "h");
+    }
+
+    #[test]
+    fn the_word_at_the_cursor_and_its_replacement() {
+        let mut editor = typed("see @sr/ma now");
+        // The cursor after "@sr/m": in the word, which ends at the space.
+        for _ in 0..5 {
+            editor.left();
+        }
+        let word = editor.word_at_cursor().unwrap();
+        assert_eq!((word.row, word.start, word.end), (0, 4, 10));
+        assert_eq!(
+            (word.text.as_str(), word.typed.as_str()),
+            ("@sr/ma", "@sr/m")
+        );
+        editor.replace(&word, "@src/main.rs ");
+        assert_eq!(editor.text(), "see @src/main.rs  now");
+        assert_eq!(editor.cursor(), (0, 17));
+        // After a space there is no word; a stale word changes nothing.
+        assert_eq!(editor.word_at_cursor(), None);
+        editor.replace(&word, "x");
+        assert_eq!(editor.text(), "see @src/main.rs  now");
+        // Characters, not bytes.
+        let mut editor = typed("é @fé");
+        let word = editor.word_at_cursor().unwrap();
+        assert_eq!((word.start, word.end), (2, 5));
+        editor.replace(&word, "@fée.txt ");
+        assert_eq!(editor.text(), "é @fée.txt ");
     }
 
     #[test]

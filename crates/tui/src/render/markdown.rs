@@ -1,5 +1,5 @@
 //! Markdown to styled rows of a given width: headings, emphasis, lists, block quotes, code
-//! blocks with their language, tables and rules. A half-streamed text renders too: an open
+//! blocks with their language (highlighted when it is known), tables and rules. A half-streamed text renders too: an open
 //! code fence is a code block until it closes.
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -7,6 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 use unicode_width::UnicodeWidthStr;
 
+use super::highlight;
 use super::wrap::{Row, wrap};
 use crate::theme::Theme;
 
@@ -368,12 +369,28 @@ impl<'t> Writer<'t> {
         let mut label_row = prefix;
         label_row.push(Span::styled(format!("┌ {label}"), self.theme.code_label));
         self.rows.push(label_row);
+        let highlighted = if highlight::enabled(self.theme) {
+            highlight::highlight(language, code)
+        } else {
+            None
+        };
         let code = code.strip_suffix('\n').unwrap_or(code);
-        for line in code.split('\n') {
+        for (index, line) in code.split('\n').enumerate() {
             let (prefix, _) = self.prefixes(true);
             let indent: usize = prefix.iter().map(|span| span.content.width()).sum();
-            let text = line.replace('\t', "    ");
-            let pieces = [Span::styled(text, self.theme.code)];
+            let pieces: Vec<Span<'static>> =
+                match highlighted.as_ref().and_then(|lines| lines.get(index)) {
+                    Some(pieces) => pieces
+                        .iter()
+                        .map(|(kind, text)| {
+                            Span::styled(
+                                text.replace('\t', "    "),
+                                highlight::style(*kind, self.theme),
+                            )
+                        })
+                        .collect(),
+                    None => vec![Span::styled(line.replace('\t', "    "), self.theme.code)],
+                };
             for row in wrap(&pieces, self.width.saturating_sub(indent + 2).max(1), false) {
                 let mut out = prefix.clone();
                 out.push(Span::styled("│ ", self.theme.dim));

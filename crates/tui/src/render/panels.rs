@@ -11,7 +11,7 @@ use unicode_width::UnicodeWidthChar;
 
 use super::wrap::{Row, wrap};
 use crate::app::summary::{cost, one_line};
-use crate::app::{App, DIALOG_CHOICES};
+use crate::app::{AgentState, App, DIALOG_CHOICES, Focus};
 use crate::theme::Theme;
 
 const SPINNER: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
@@ -61,9 +61,18 @@ pub fn editor_height(app: &App, width: usize) -> usize {
 }
 
 pub fn draw_editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let prompt_has_keys = app.focus == Focus::Prompt;
     let title = if app.is_running() {
         let frame_index = app.spinner % SPINNER.len();
-        format!(" {} working · Esc cancels ", SPINNER[frame_index])
+        // Esc cancels only from the prompt; in the agent panel it goes back.
+        let keys = if prompt_has_keys {
+            "Esc cancels"
+        } else {
+            "Tab to the prompt"
+        };
+        format!(" {} working · {keys} ", SPINNER[frame_index])
+    } else if !prompt_has_keys {
+        " Tab to the prompt ".to_owned()
     } else {
         " Enter sends · Shift+Enter new line · /help ".to_owned()
     };
@@ -78,7 +87,8 @@ pub fn draw_editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     let top = (cursor_row + 1).saturating_sub(height);
     let lines: Vec<Line<'static>> = rows.into_iter().skip(top).map(Line::from).collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
-    if app.pending_permission().is_none() && inner.width > 0 && inner.height > 0 {
+    if prompt_has_keys && app.pending_permission().is_none() && inner.width > 0 && inner.height > 0
+    {
         let x = inner.x + (cursor_column as u16).min(inner.width - 1);
         let y = inner.y + (cursor_row - top) as u16;
         frame.set_cursor_position(Position::new(x, y));
@@ -87,7 +97,7 @@ pub fn draw_editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
 
 pub fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let mut parts = app.status.parts();
-    if !app.scroll.follows_bottom() {
+    if !app.shown_scroll().follows_bottom() {
         parts.push("scrolled up: PageDown".to_owned());
     }
     let text = one_line(&parts.join(" · "), area.width as usize);
@@ -105,18 +115,31 @@ pub fn agent_lines(app: &App, theme: &Theme) -> Vec<Row> {
         let children: Vec<&AgentNode> = app.agents.children(parent).collect();
         for node in children {
             let task = app.agents.task_of(&node.info.id);
-            let (state, style) = match (node.succeeded, task.map(|task| task.state)) {
-                (Some(true), _) => ("done", theme.ok),
-                (Some(false), _) => ("failed", theme.failed),
-                (None, Some(TaskState::Waiting)) => ("waiting", theme.dim),
-                // An agent without a task (the Coordinator) lives as long as the session: it
-                // runs only while a turn does.
-                (None, None) if !app.is_running() => ("idle", theme.dim),
-                (None, _) => ("running", theme.running),
+            let state = app.agent_state(node);
+            let style = match state {
+                AgentState::Done => theme.ok,
+                AgentState::Failed => theme.failed,
+                AgentState::Waiting | AgentState::Idle => theme.dim,
+                AgentState::Running => theme.running,
+            };
+            let state = state.label();
+            // While the panel has the keys, a marker shows the selected agent.
+            let selected =
+                app.focus == Focus::Agents && app.agent_selection.as_ref() == Some(&node.info.id);
+            let marker = match (app.focus, selected) {
+                (Focus::Prompt, _) => "",
+                (Focus::Agents, true) => "▸ ",
+                (Focus::Agents, false) => "  ",
+            };
+            let id_style = if selected {
+                theme.selected
+            } else {
+                theme.tool_name
             };
             let mut row = vec![
                 Span::raw("  ".repeat(depth)),
-                Span::styled(format!("{} ", node.info.id), theme.tool_name),
+                Span::styled(marker, theme.selected),
+                Span::styled(format!("{} ", node.info.id), id_style),
                 Span::raw(format!("{} ", node.info.profile)),
                 Span::styled(state, style),
             ];
@@ -151,9 +174,10 @@ pub fn agent_lines(app: &App, theme: &Theme) -> Vec<Row> {
             TaskState::Failed => "failed",
             TaskState::Cancelled => "cancelled",
         };
+        let indent = if app.focus == Focus::Agents { "  " } else { "" };
         rows.push(vec![Span::styled(
             format!(
-                "{} [{}] {state}: {}",
+                "{indent}{} [{}] {state}: {}",
                 task.info.id,
                 task.info.agent,
                 one_line(&task.info.description, 60)
@@ -168,12 +192,27 @@ pub fn draw_agents(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     let block = Block::new()
         .borders(Borders::TOP)
         .border_style(theme.border)
-        .title(Span::styled(" agents · /agents hides ", theme.dim));
+        .title(Span::styled(agents_title(app), theme.dim));
     let lines: Vec<Line<'static>> = agent_lines(app, theme)
         .into_iter()
         .map(Line::from)
         .collect();
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    // The selected agent stays in view when the tree is taller than the panel.
+    let rows = block.inner(area).height as usize;
+    let offset = app
+        .selected_agent_row()
+        .map_or(0, |row| (row + 1).saturating_sub(rows));
+    let offset = u16::try_from(offset).unwrap_or(u16::MAX);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), area);
+}
+
+/// The agent panel's title: the keys that work in it now.
+fn agents_title(app: &App) -> &'static str {
+    match (app.focus, app.agent_view.is_some()) {
+        (Focus::Prompt, _) => " agents · /agents hides ",
+        (Focus::Agents, false) => " agents · ↑↓ select · Enter opens · Tab back ",
+        (Focus::Agents, true) => " agents · Esc back to the run ",
+    }
 }
 
 /// The permission question over the middle of the screen, with its three answers.
@@ -199,7 +238,12 @@ pub fn draw_dialog(frame: &mut Frame<'_>, app: &App, theme: &Theme, screen: Rect
         true,
     ));
     rows.push(Vec::new());
-    let labels = ["Allow once (y)", "Allow for this session (a)", "Deny (n)"];
+    let always = if app.saves_rules {
+        "Allow always (save rule) (a)"
+    } else {
+        "Allow for this session (a)"
+    };
+    let labels = ["Allow once (y)", always, "Deny (n)"];
     let mut choices = Vec::new();
     for (index, label) in labels.iter().enumerate() {
         if index > 0 {

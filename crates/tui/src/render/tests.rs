@@ -15,7 +15,7 @@ use crate::app::{App, Effect};
 use crate::theme::Theme;
 
 /// The buffer as text, one line per row, trailing blanks trimmed.
-fn buffer_text(buffer: &Buffer) -> String {
+pub(crate) fn buffer_text(buffer: &Buffer) -> String {
     let area = buffer.area;
     let mut out = String::new();
     for y in 0..area.height {
@@ -363,4 +363,554 @@ fn a_relaid_out_screen_equals_a_fresh_one() {
             ));
         }
     }
+}
+
+// Issue 7: the states the view can be in that the snapshots above do not cover.
+
+fn press(app: &mut App, code: crossterm::event::KeyCode) -> Vec<Effect> {
+    app.handle_terminal_event(crossterm::event::Event::Key(
+        crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE),
+    ))
+}
+
+fn type_line(app: &mut App, line: &str) -> Vec<Effect> {
+    for c in line.chars() {
+        press(app, crossterm::event::KeyCode::Char(c));
+    }
+    press(app, crossterm::event::KeyCode::Enter)
+}
+
+fn finished(reason: code_mesh_protocol::TurnEndReason) -> EventKind {
+    EventKind::TurnFinished {
+        turn: TurnId(1),
+        reason,
+        steps: 1,
+        usage: Usage::default(),
+    }
+}
+
+fn usage(input: u64, output: u64, total_cost: Option<f64>) -> EventKind {
+    EventKind::UsageUpdated {
+        usage: Usage {
+            input_tokens: input,
+            output_tokens: output,
+            ..Usage::default()
+        },
+        session_total: Usage {
+            input_tokens: input * 3,
+            output_tokens: output * 3,
+            cost_usd: total_cost,
+            ..Usage::default()
+        },
+    }
+}
+
+#[test]
+fn help_lists_keys_and_commands() {
+    let mut app = App::new(Some(200_000));
+    assert_eq!(type_line(&mut app, "/help"), Vec::<Effect>::new());
+    let screen = screen(&mut app, 80, 24);
+    assert!(screen.contains("/compact"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn cost_summary_with_agents() {
+    let mut kinds = session_start();
+    kinds.extend([
+        usage(40_000, 1_500, Some(0.0842)),
+        EventKind::AgentSpawned {
+            agent: AgentInfo {
+                id: AgentId("agent_1".into()),
+                profile: "coordinator".into(),
+                parent: None,
+                session_id: SessionId("ses_agent_1".into()),
+                model: "openai/gpt-5-mini".into(),
+            },
+        },
+        EventKind::AgentTerminated {
+            agent: AgentId("agent_1".into()),
+            succeeded: true,
+            outcome: AgentOutcome {
+                summary: "done".into(),
+                usage: Usage {
+                    cost_usd: Some(0.0421),
+                    ..Usage::default()
+                },
+            },
+        },
+        finished(code_mesh_protocol::TurnEndReason::Completed),
+    ]);
+    let mut app = fold(kinds);
+    type_line(&mut app, "/cost");
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn cost_summary_without_prices() {
+    let mut kinds = session_start();
+    kinds.extend([
+        usage(1_000, 20, None),
+        finished(code_mesh_protocol::TurnEndReason::Completed),
+    ]);
+    let mut app = fold(kinds);
+    type_line(&mut app, "/cost");
+    let screen = screen(&mut app, 80, 24);
+    assert!(
+        screen.contains("cost unknown (no prices for this model)"),
+        "{screen}"
+    );
+}
+
+fn reasoning_app() -> App {
+    let mut kinds = session_start();
+    kinds.push(EventKind::MessageAdded {
+        message: message(
+            Role::Assistant,
+            vec![
+                Part::Reasoning {
+                    text: "The user wants the layout.\nRead Cargo.toml first.\nThen list crates/."
+                        .into(),
+                    signature: None,
+                    id: None,
+                    redacted: false,
+                },
+                text("The workspace has **three** kinds of crate."),
+            ],
+        ),
+    });
+    kinds.push(finished(code_mesh_protocol::TurnEndReason::Completed));
+    fold(kinds)
+}
+
+#[test]
+fn reasoning_folded() {
+    insta::assert_snapshot!(screen(&mut reasoning_app(), 80, 16));
+}
+
+#[test]
+fn reasoning_expanded() {
+    let mut app = reasoning_app();
+    app.handle_terminal_event(crossterm::event::Event::Key(
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('o'),
+            crossterm::event::KeyModifiers::CONTROL,
+        ),
+    ));
+    let screen = screen(&mut app, 80, 16);
+    assert!(screen.contains("Then list crates/."), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+fn running_turn() -> App {
+    let mut kinds = session_start();
+    kinds.extend([
+        EventKind::RequestStarted {
+            turn: TurnId(1),
+            step: 2,
+            model: "anthropic/claude-sonnet-4-5".into(),
+        },
+        EventKind::TextDelta {
+            delta: "Running the tests before changing anything.".into(),
+        },
+        EventKind::ToolCallStarted {
+            call_id: "c1".into(),
+            name: "bash".into(),
+            arguments: r#"{"command":"cargo test --workspace"}"#.into(),
+        },
+        usage(61_500, 2_300, Some(0.4231)),
+    ]);
+    let mut app = fold(kinds);
+    app.spinner = 5;
+    app
+}
+
+#[test]
+fn running_turn_with_spinner_and_status_line() {
+    let mut app = running_turn();
+    assert!(app.is_running());
+    let screen = screen(&mut app, 100, 16);
+    // Model, tokens, context used of the window, cost.
+    let status = screen.lines().last().unwrap();
+    assert!(
+        status.contains("anthropic/claude-sonnet-4-5")
+            && status.contains("ctx 61.5k/200.0k (30%)")
+            && status.contains("$0.42"),
+        "{status}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn the_spinner_turns_while_a_turn_runs() {
+    let mut app = running_turn();
+    let before = screen(&mut app, 100, 16);
+    app.tick();
+    let after = screen(&mut app, 100, 16);
+    assert_ne!(before, after);
+    // Only the editor's title (the spinner) moved.
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(
+        changed[0].1.contains("working · Esc cancels"),
+        "{changed:?}"
+    );
+}
+
+#[test]
+fn cancelled_turn_keeps_what_arrived() {
+    let mut kinds = session_start();
+    kinds.extend([
+        EventKind::TextDelta {
+            delta: "The workspace has three kinds of cr".into(),
+        },
+        EventKind::ToolCallStarted {
+            call_id: "c1".into(),
+            name: "bash".into(),
+            arguments: r#"{"command":"sleep 60"}"#.into(),
+        },
+        EventKind::ToolCallFinished {
+            call_id: "c1".into(),
+            name: "bash".into(),
+            output: "cancelled".into(),
+            is_error: true,
+            duration_ms: 800,
+        },
+        finished(code_mesh_protocol::TurnEndReason::Cancelled),
+    ]);
+    let mut app = fold(kinds);
+    assert!(!app.is_running());
+    let screen = screen(&mut app, 80, 16);
+    assert!(
+        screen.contains("cancelled; what arrived is kept"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn provider_retry_failover_and_warning_notices() {
+    let mut kinds = session_start();
+    kinds.extend([
+        EventKind::ProviderRetry {
+            provider: "openai".into(),
+            attempt: 1,
+            delay_ms: 1_500,
+            message: "openai is overloaded (HTTP 529)".into(),
+        },
+        EventKind::ProviderFailover {
+            from: "openai/gpt-5-mini".into(),
+            to: "anthropic/claude-sonnet-4-5".into(),
+            message: "openai kept failing".into(),
+        },
+        EventKind::Warning {
+            message: "src/lib.rs changed on disk since the agent read it".into(),
+        },
+        EventKind::ResponseCacheHit {
+            model: "anthropic/claude-sonnet-4-5".into(),
+        },
+    ]);
+    insta::assert_snapshot!(screen(&mut fold(kinds), 80, 16));
+}
+
+#[test]
+fn compacted_context_notices() {
+    let mut kinds = session_start();
+    kinds.extend([
+        EventKind::ContextCompacted {
+            mode: code_mesh_protocol::CompactionMode::Pruned,
+            through_seq: 40,
+            summary: None,
+            pruned_outputs: 12,
+            tokens_before: 182_000,
+            tokens_after: 96_000,
+        },
+        EventKind::ContextCompacted {
+            mode: code_mesh_protocol::CompactionMode::Summarized,
+            through_seq: 80,
+            summary: Some("The user is refactoring the parser.".into()),
+            pruned_outputs: 0,
+            tokens_before: 190_000,
+            tokens_after: 12_000,
+        },
+    ]);
+    insta::assert_snapshot!(screen(&mut fold(kinds), 80, 16));
+}
+
+fn long_code_block() -> App {
+    let mut code = String::from("Here is the whole parser:\n\n```rust\n");
+    for n in 1..=40 {
+        code.push_str(&format!(
+            "    let value_{n} = parse_expression(&tokens[{n}..], depth + {n}, &mut diagnostics)?; // step {n}\n"
+        ));
+    }
+    code.push_str("```\n\nThat is all of it.");
+    let mut kinds = session_start();
+    kinds.extend([
+        EventKind::MessageAdded {
+            message: message(Role::Assistant, vec![text(&code)]),
+        },
+        finished(code_mesh_protocol::TurnEndReason::Completed),
+    ]);
+    fold(kinds)
+}
+
+#[test]
+fn long_code_block_at_80x24() {
+    let mut app = long_code_block();
+    let bottom = screen(&mut app, 80, 24);
+    assert!(bottom.contains("That is all of it."), "{bottom}");
+    insta::assert_snapshot!(bottom);
+}
+
+#[test]
+fn resize_relays_out_the_same_app() {
+    let mut app = long_code_block();
+    let wide = screen(&mut app, 120, 40);
+    insta::assert_snapshot!("resize_120x40", wide);
+    app.handle_terminal_event(crossterm::event::Event::Resize(80, 24));
+    let narrow = screen(&mut app, 80, 24);
+    // The cached layout of the wide screen must not leak into the narrow one.
+    assert_eq!(narrow, screen(&mut long_code_block(), 80, 24));
+    insta::assert_snapshot!("resize_80x24", narrow);
+    // And back.
+    assert_eq!(screen(&mut app, 120, 40), wide);
+}
+
+/// Every kind of entry, the agent panel and the permission dialog at once.
+fn every_state() -> App {
+    let mut app = permission_app();
+    for kind in [
+        EventKind::ReasoningDelta {
+            delta: "thinking".into(),
+        },
+        EventKind::TextDelta {
+            delta: ANSWER.into(),
+        },
+        EventKind::Error {
+            code: ErrorCode::ProviderAuth,
+            message: "refused".into(),
+            hint: Some("log in".into()),
+        },
+        EventKind::Warning {
+            message: "changed on disk".into(),
+        },
+        EventKind::ProviderRetry {
+            provider: "openai".into(),
+            attempt: 2,
+            delay_ms: 100,
+            message: "overloaded".into(),
+        },
+        EventKind::AgentSpawned {
+            agent: AgentInfo {
+                id: AgentId("agent_1".into()),
+                profile: "coordinator".into(),
+                parent: None,
+                session_id: SessionId("ses_agent_1".into()),
+                model: "openai/gpt-5-mini".into(),
+            },
+        },
+        usage(10_000, 100, Some(0.01)),
+    ] {
+        app.apply(&event(kind));
+    }
+    app.expanded = true;
+    app.conversation.set_expanded(true);
+    app
+}
+
+#[test]
+fn no_color_theme_has_no_colour_anywhere() {
+    let mut app = every_state();
+    for (width, height) in [(120, 60), (80, 24)] {
+        let buffer = render(&mut app, width, height, &Theme::plain());
+        for cell in buffer.content() {
+            assert_eq!(
+                (cell.fg, cell.bg),
+                (Color::Reset, Color::Reset),
+                "cell {:?} is coloured",
+                cell.symbol()
+            );
+        }
+    }
+    // The colour theme does colour the same screen, so the check above can fail.
+    let buffer = render(&mut app, 120, 60, &Theme::colored());
+    assert!(buffer.content().iter().any(|cell| cell.fg != Color::Reset));
+}
+
+#[test]
+fn no_color_theme_keeps_emphasis() {
+    // Without colour the states stay apart through bold, italics, underline and reverse.
+    let buffer = render(&mut every_state(), 120, 60, &Theme::plain());
+    assert!(
+        buffer
+            .content()
+            .iter()
+            .any(|cell| !cell.modifier.is_empty()),
+        "no emphasis at all without colour"
+    );
+    let text = buffer_text(&buffer);
+    assert_eq!(
+        text,
+        buffer_text(&render(&mut every_state(), 120, 60, &Theme::colored()))
+    );
+}
+
+#[test]
+fn permission_dialog_saving_rules() {
+    let mut app = permission_app();
+    app.saves_rules = true;
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn saved_rule_notice() {
+    use code_mesh_protocol::config::{PermissionAction, PermissionRule};
+    use code_mesh_protocol::{PermissionDecision, PermissionSource};
+
+    let mut app = permission_app();
+    app.saves_rules = true;
+    let rules = vec![PermissionRule {
+        tool: "bash".into(),
+        pattern: Some("git push *".into()),
+        action: PermissionAction::Allow,
+    }];
+    let decided = EventKind::PermissionDecided {
+        request_id: "p1".into(),
+        call_id: "c1".into(),
+        decision: PermissionDecision::AllowAlways,
+        source: PermissionSource::User,
+        rule: None,
+        remembered: rules.clone(),
+    };
+    let saved = crate::app::saved_rules::rules_to_save(&decided)
+        .unwrap()
+        .to_vec();
+    app.apply(&event(decided));
+    app.rules_saved(&saved, Some(Ok("/repo/code-mesh.toml".into())));
+    app.rules_saved(
+        &rules,
+        Some(Err(
+            "/repo/code-mesh.toml:3:1: invalid TOML: unclosed table; hint: fix the file".into(),
+        )),
+    );
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+/// A conversation of `turns` prompts, each with a Markdown answer and a tool call.
+fn long_conversation(turns: usize) -> App {
+    let mut app = App::new(Some(200_000));
+    for turn in 1..=turns {
+        for kind in [
+            EventKind::MessageAdded {
+                message: message(Role::User, vec![text(&format!("prompt {turn}"))]),
+            },
+            EventKind::MessageAdded {
+                message: message(
+                    Role::Assistant,
+                    vec![text(&format!(
+                        "## Answer {turn}\n\nThe **parser** recurses:\n\n```rust\nfn parse_{turn}() {{}}\n```\n"
+                    ))],
+                ),
+            },
+            EventKind::ToolCallStarted {
+                call_id: format!("c{turn}"),
+                name: "bash".into(),
+                arguments: format!(r#"{{"command":"cargo test {turn}"}}"#),
+            },
+            EventKind::ToolCallFinished {
+                call_id: format!("c{turn}"),
+                name: "bash".into(),
+                output: format!("test {turn} ... ok\n"),
+                is_error: false,
+                duration_ms: 3,
+            },
+        ] {
+            app.apply(&event(kind));
+        }
+    }
+    app
+}
+
+/// Entries of the main view's layout holding rows.
+fn entries_holding_rows(app: &App) -> usize {
+    app.layout
+        .entries
+        .iter()
+        .filter(|rows| rows.is_some())
+        .count()
+}
+
+#[test]
+fn a_long_history_keeps_only_the_rows_in_view() {
+    let mut app = long_conversation(500);
+    let entries = app.conversation.entries().len();
+    assert_eq!(entries, 1_500);
+    screen(&mut app, 80, 24);
+    assert!(
+        entries_holding_rows(&app) <= 10,
+        "{}",
+        entries_holding_rows(&app)
+    );
+    assert_eq!(app.layout.ends.len(), entries);
+    for _ in 0..100 {
+        press(&mut app, crossterm::event::KeyCode::PageUp);
+        screen(&mut app, 80, 24);
+    }
+    assert!(
+        entries_holding_rows(&app) <= 10,
+        "{}",
+        entries_holding_rows(&app)
+    );
+    // A streamed answer while scrolled up keeps only its own rows besides the view's.
+    app.apply(&event(EventKind::TurnStarted { turn: TurnId(2) }));
+    app.apply(&event(EventKind::TextDelta {
+        delta: "streaming".into(),
+    }));
+    screen(&mut app, 80, 24);
+    assert!(
+        entries_holding_rows(&app) <= 10,
+        "{}",
+        entries_holding_rows(&app)
+    );
+}
+
+#[test]
+fn rows_laid_out_again_on_scrolling_equal_those_kept_all_along() {
+    // The main view drops rows out of view and lays them out again when they come back; the
+    // same conversation laid out once and kept whole must show the same at every position.
+    let mut app = long_conversation(60);
+    let theme = Theme::colored();
+    let mut whole = super::LayoutCache::default();
+    let mut conversation = app.conversation.clone();
+    whole.update(&mut conversation, 80, &theme);
+    let height = 24 - 4; // The editor's three rows and the status line.
+    let total = whole.total_rows();
+    let mut seen = 0;
+    for pages in 0..=total / (height - 1) + 1 {
+        let shown = screen(&mut app, 80, 24);
+        let top = total.saturating_sub(height + pages * (height - 1));
+        let expected: Vec<String> = whole
+            .visible(top, height)
+            .iter()
+            .map(|line| line.to_string().trim_end().to_owned())
+            .collect();
+        let actual: Vec<&str> = shown.lines().take(height).collect();
+        assert_eq!(actual, expected, "{pages} pages up (top {top})");
+        seen += 1;
+        press(&mut app, crossterm::event::KeyCode::PageUp);
+    }
+    assert!(seen > 5);
+    // And down again, from the top, where the rows were dropped long ago.
+    for _ in 0..seen {
+        press(&mut app, crossterm::event::KeyCode::PageDown);
+    }
+    assert_eq!(
+        screen(&mut app, 80, 24),
+        screen(&mut long_conversation(60), 80, 24)
+    );
 }
