@@ -64,7 +64,7 @@ pub fn tui(global: &GlobalArgs, args: TuiArgs) -> Result<ExitCode, CliError> {
                 color,
                 context_window: window_tokens,
                 store: Some(store.clone()),
-                history: opened.history,
+                resumed: opened.resumed,
                 notice: notice.take(),
                 strategy: opened.strategy,
                 models: models.clone(),

@@ -47,6 +47,22 @@ pub trait Store: Send + Sync {
     /// The session's stored events in order.
     async fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError>;
 
+    /// At most `limit` of the session's stored events after `after_seq`, in order: a long
+    /// history read a page at a time, so a reader never holds all of it at once (the terminal
+    /// UI showing a resumed session). Stores that can should read only the page; this default
+    /// reads everything and keeps the page.
+    async fn events_after(
+        &self,
+        id: &SessionId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut events = self.events(id).await?;
+        events.retain(|event| event.seq > after_seq);
+        events.truncate(limit);
+        Ok(events)
+    }
+
     /// Appends one event and applies it to the session's state in the same transaction:
     /// `message_added` adds the message, `usage_updated` the usage, and so on.
     async fn append_event(&self, event: &Event) -> Result<(), StoreError>;

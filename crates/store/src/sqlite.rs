@@ -221,13 +221,29 @@ impl SqliteStore {
 
     /// The session's stored events in `seq` order; empty for an unknown session.
     pub fn events_blocking(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
+        self.events_after_blocking(id, 0, usize::MAX)
+    }
+
+    /// At most `limit` events of session `id` after `after_seq`, in order.
+    pub fn events_after_blocking(
+        &self,
+        id: &SessionId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let doing = || format!("reading the events of session `{id}`");
         let conn = lock(&self.inner.reader);
         let mut select = conn
-            .prepare_cached("SELECT seq, body, at FROM events WHERE session_id = ?1 ORDER BY seq")
+            .prepare_cached(
+                "SELECT seq, body, at FROM events WHERE session_id = ?1 AND seq > ?2 \
+                 ORDER BY seq LIMIT ?3",
+            )
             .map_err(|err| self.sqlite_error(&doing(), err))?;
+        // SQLite's LIMIT is a signed 64-bit count; a negative one means no limit.
+        let limit = i64::try_from(limit).unwrap_or(-1);
+        let after_seq = i64::try_from(after_seq).unwrap_or(i64::MAX);
         let mut rows = select
-            .query([id.as_str()])
+            .query(params![id.as_str(), after_seq, limit])
             .map_err(|err| self.sqlite_error(&doing(), err))?;
         let mut events = Vec::new();
         while let Some(row) = rows
@@ -464,6 +480,17 @@ impl Store for SqliteStore {
     async fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
         let id = id.clone();
         self.on_blocking_thread(move |store| store.events_blocking(&id))
+            .await
+    }
+
+    async fn events_after(
+        &self,
+        id: &SessionId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let id = id.clone();
+        self.on_blocking_thread(move |store| store.events_after_blocking(&id, after_seq, limit))
             .await
     }
 

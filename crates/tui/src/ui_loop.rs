@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use code_mesh_core::{SessionHandle, Store};
 use code_mesh_protocol::config::Strategy;
-use code_mesh_protocol::{Event, Op};
+use code_mesh_protocol::{Op, SessionId};
 use crossterm::event::EventStream;
 use futures::StreamExt;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -41,9 +41,10 @@ pub struct TuiOptions {
     /// The directory whose files `@` mentions complete (the session's working directory);
     /// without one the prompt offers no files.
     pub workspace: Option<PathBuf>,
-    /// A resumed session's stored events, shown before the live ones (live events already
-    /// among them are not shown twice).
-    pub history: Vec<Event>,
+    /// Whether the session was resumed: its stored events are read from `store` a page at a
+    /// time and shown before the live ones (live events already among them are not shown
+    /// twice).
+    pub resumed: bool,
     /// What the switch that opened this UI did (or why it failed), shown first.
     pub notice: Option<SwitchNotice>,
     /// The strategy the session runs with, for `/strategy`.
@@ -79,15 +80,17 @@ pub enum TuiError {
 
 /// Runs the terminal UI over a session until the user quits or the engine stops. The session
 /// is asked to shut down on the way out; the caller awaits its driver.
-pub async fn run(mut handle: SessionHandle, mut options: TuiOptions) -> Result<TuiExit, TuiError> {
+pub async fn run(mut handle: SessionHandle, options: TuiOptions) -> Result<TuiExit, TuiError> {
     let theme = Theme::new(options.color);
     let mut app = App::new(options.context_window);
     app.session.id = Some(handle.id().clone());
     app.session.strategy = options.strategy;
     app.session.models = options.models;
-    // The stored events are folded in and dropped: the conversation keeps what it shows, and
-    // a long session's events would otherwise stay in memory as long as the UI runs.
-    app.load_history(&std::mem::take(&mut options.history));
+    if options.resumed
+        && let Some(store) = &options.store
+    {
+        load_history(&mut app, store.as_ref(), handle.id()).await;
+    }
     if let Some(notice) = options.notice {
         app.show_switch_notice(notice);
     }
@@ -217,4 +220,31 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64)
+}
+
+/// How many stored events one read brings in: a page's events are folded and dropped before the
+/// next is read, so opening a long session never holds all of its events at once.
+pub(crate) const HISTORY_PAGE: usize = 1_000;
+
+/// Folds a resumed session's stored events into the conversation, a page at a time. A failed
+/// read is shown as an error; what was read before it stays.
+pub(crate) async fn load_history(app: &mut App, store: &dyn Store, session: &SessionId) {
+    let mut after = 0;
+    loop {
+        match store.events_after(session, after, HISTORY_PAGE).await {
+            Ok(page) => {
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                app.fold_history_page(&page);
+                if page.len() < HISTORY_PAGE {
+                    break;
+                }
+            }
+            Err(err) => {
+                app.show_history_error(&err);
+                break;
+            }
+        }
+    }
+    app.finish_history();
 }

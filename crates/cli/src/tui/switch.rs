@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use code_mesh_core::Store;
+use code_mesh_protocol::SessionId;
 use code_mesh_protocol::config::Strategy;
-use code_mesh_protocol::{Event, SessionId};
 use code_mesh_tui::{SessionSwitch, SwitchNotice};
 
 use crate::args::{GlobalArgs, RunArgs, StrategyArg, TuiArgs};
@@ -63,8 +63,8 @@ impl Plan {
 /// A session opened for the UI, with what the UI shows besides its live events.
 pub(super) struct Opened {
     pub session: OpenedSession,
-    /// Its stored events when it was resumed.
-    pub history: Vec<Event>,
+    /// Whether it continues a stored session (the UI then shows its history).
+    pub resumed: bool,
     pub strategy: Strategy,
 }
 
@@ -73,16 +73,11 @@ pub(super) async fn open(global: &GlobalArgs, plan: &Plan) -> Result<Opened, Cli
     let run_args = plan.run_args();
     let context = run::context_for(global, &run_args)?;
     let session = run::open_session(&context, &run_args).await?;
-    let history = if plan.resumes() {
-        // Read after opening: the UI skips live events it already has from here (by `seq`).
-        session.store.events(session.handle.id()).await?
-    } else {
-        Vec::new()
-    };
     let strategy = context.loaded.config.agents.default_strategy;
     Ok(Opened {
         session,
-        history,
+        // The UI reads the history after opening and skips live events it has (by `seq`).
+        resumed: plan.resumes(),
         strategy,
     })
 }
@@ -360,10 +355,16 @@ mod tests {
         ) -> Result<Vec<code_mesh_protocol::Message>, code_mesh_core::StoreError> {
             down()
         }
-        async fn events(&self, _: &SessionId) -> Result<Vec<Event>, code_mesh_core::StoreError> {
+        async fn events(
+            &self,
+            _: &SessionId,
+        ) -> Result<Vec<code_mesh_protocol::Event>, code_mesh_core::StoreError> {
             down()
         }
-        async fn append_event(&self, _: &Event) -> Result<(), code_mesh_core::StoreError> {
+        async fn append_event(
+            &self,
+            _: &code_mesh_protocol::Event,
+        ) -> Result<(), code_mesh_core::StoreError> {
             down()
         }
         async fn create_session_with_events(

@@ -196,6 +196,19 @@ async fn a_session_reads_back_exactly_as_appended_after_reopening() {
     );
     assert_eq!(store.messages(&id).await.unwrap(), expected_messages);
     assert_eq!(store.events(&id).await.unwrap(), stored);
+    // ... read a page at a time, pages joined give the same events.
+    let mut paged = Vec::new();
+    loop {
+        let after = paged.last().map_or(0, |event: &Event| event.seq);
+        let page = store.events_after(&id, after, 3).await.unwrap();
+        assert!(page.len() <= 3, "a page holds at most its limit");
+        if page.is_empty() {
+            break;
+        }
+        paged.extend(page);
+    }
+    assert_eq!(paged, stored);
+    assert_eq!(store.events_after(&id, last.seq, 10).await.unwrap(), vec![]);
     assert_eq!(
         store.list_sessions(10).await.unwrap(),
         vec![expected_info.clone()]

@@ -193,9 +193,6 @@ impl App {
                 self.conversation.push_notice(text);
             }
             SlashCommand::Agents => return self.toggle_agents(),
-            SlashCommand::NotYet(name) => self
-                .conversation
-                .push_notice(format!("`{name}` is not available in this build yet")),
             SlashCommand::Unknown(name) => self.conversation.push_notice(format!(
                 "unknown command `{name}`; /help lists the commands"
             )),

@@ -59,18 +59,37 @@ impl App {
     /// Folds a resumed session's stored events in before the live ones, as one change: no
     /// frame per event, and no question or turn of a run that ended long ago left open.
     pub fn load_history(&mut self, events: &[Event]) {
+        self.fold_history_page(events);
+        self.finish_history();
+    }
+
+    /// Folds one page of a stored history, in order after the pages before it.
+    pub fn fold_history_page(&mut self, events: &[Event]) {
         for event in events {
             self.agents.apply(&event.kind);
             self.conversation.apply(&event.kind);
             self.status.apply(&event.kind);
         }
+        if let Some(last) = events.last() {
+            self.session.replayed_through = Some((last.session_id.clone(), last.seq));
+        }
+    }
+
+    /// Ends a stored history: what it left open is closed and the view goes to its end.
+    pub fn finish_history(&mut self) {
         self.conversation.settle_history();
-        self.session.replayed_through = events
-            .last()
-            .map(|event| (event.session_id.clone(), event.seq));
         self.dialog_choice = 0;
         self.scroll.to_bottom();
         self.dirty = true;
+    }
+
+    /// Says that the stored history could not be read (the live session still works).
+    pub fn show_history_error(&mut self, err: &code_mesh_core::StoreError) {
+        self.show_error(
+            format!("the session's earlier messages could not be read: {err}"),
+            err.hint()
+                .or_else(|| Some("`code-mesh sessions show ID` reads them from the store".into())),
+        );
     }
 
     /// Whether `event` was shown already as part of the stored history.
@@ -742,6 +761,73 @@ mod tests {
                     text: "Model: openai/gpt-4.1".into()
                 }
             ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod paged_history {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use code_mesh_core::{MemoryStore, NewSession, RecordedEvent, Store};
+    use code_mesh_protocol::{EventKind, Role, TurnEndReason, TurnId, Usage};
+    use pretty_assertions::assert_eq;
+
+    use crate::app::App;
+    use crate::app::tests::{message, text};
+    use crate::ui_loop::{HISTORY_PAGE, load_history};
+
+    fn turn(n: u32) -> Vec<RecordedEvent> {
+        let event = |kind| RecordedEvent { at: 0, kind };
+        vec![
+            event(EventKind::TurnStarted { turn: TurnId(n) }),
+            event(EventKind::MessageAdded {
+                message: message(Role::User, vec![text(&format!("question {n}"))]),
+            }),
+            event(EventKind::MessageAdded {
+                message: message(Role::Assistant, vec![text(&format!("answer {n}"))]),
+            }),
+            event(EventKind::TurnFinished {
+                turn: TurnId(n),
+                reason: TurnEndReason::Completed,
+                steps: 1,
+                usage: Usage::default(),
+            }),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_long_history_read_a_page_at_a_time_shows_what_one_read_shows() {
+        let store = MemoryStore::new();
+        // More than two pages, the last one partly full.
+        let events: Vec<RecordedEvent> = (0..(HISTORY_PAGE as u32 * 2 / 4 + 7))
+            .flat_map(turn)
+            .collect();
+        let info = store
+            .create_session_with_events(
+                NewSession {
+                    cwd: "/p".into(),
+                    workspace: "/p".into(),
+                    model: "openai/gpt-5-mini".into(),
+                    parent_id: None,
+                    agent: None,
+                },
+                events,
+            )
+            .await
+            .unwrap();
+        let mut whole = App::new(None);
+        whole.load_history(&store.events(&info.id).await.unwrap());
+        let mut paged = App::new(None);
+        load_history(&mut paged, &store, &info.id).await;
+        assert_eq!(paged.conversation.entries(), whole.conversation.entries());
+        assert_eq!(
+            paged.conversation.entries().len(),
+            2 * (HISTORY_PAGE / 2 + 7)
+        );
+        assert_eq!(
+            paged.session.replayed_through,
+            whole.session.replayed_through
         );
     }
 }

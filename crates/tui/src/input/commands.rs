@@ -21,22 +21,17 @@ pub enum SlashCommand {
     Strategy(Option<String>),
     /// Revert the files the last turn changed.
     Undo,
-    /// A command of the terminal UI's plan that this build does not have yet.
-    NotYet(&'static str),
     /// Not a command at all.
     Unknown(String),
 }
-
-/// Commands announced for the terminal UI that need engine or front-end support still to
-/// come.
-const NOT_YET: &[&str] = &[];
 
 /// The help text of `/help`.
 pub const HELP: &str = "Enter sends · Shift+Enter or Alt+Enter adds a line · Up/Down on the \
 first/last line walk the history · Esc cancels a running turn · Ctrl-C cancels, clears the \
 input, or quits · PageUp/PageDown or the mouse wheel scroll · Ctrl-O opens or folds tool \
 blocks and reasoning · Tab selects an agent in the agent panel, Enter reads its conversation, \
-Esc goes back · commands: /new /sessions (Enter resumes, Ctrl-F forks) /model [NAME] \
+Esc goes back · @ completes a file path and / a command (Up/Down choose, Tab takes) · \
+commands: /new /sessions (Enter resumes, Ctrl-F forks) /model [NAME] \
 /strategy [NAME] /undo /compact /cost /agents /help /quit";
 
 /// The commands and what each does, in the order the completion popup offers them.
@@ -83,10 +78,7 @@ impl SlashCommand {
             "/model" | "/models" => SlashCommand::Model(None),
             "/strategy" => SlashCommand::Strategy(None),
             "/undo" => SlashCommand::Undo,
-            other => match NOT_YET.iter().find(|name| **name == other) {
-                Some(name) => SlashCommand::NotYet(name),
-                None => SlashCommand::Unknown(other.to_owned()),
-            },
+            other => SlashCommand::Unknown(other.to_owned()),
         })
     }
 }
