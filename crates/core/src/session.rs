@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use code_mesh_protocol::{
-    ContextState, ErrorCode, Event, EventKind, Op, PermissionDecision, Role, SessionId, SessionInfo,
+    ContextState, ErrorCode, Event, EventKind, Op, PermissionDecision, SessionId, SessionInfo,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -110,7 +110,7 @@ impl Session {
         strategy: Option<Arc<dyn StrategyTurn>>,
     ) -> Result<(SessionHandle, SessionDriver), EngineError> {
         let resumed = matches!(start, SessionStart::Resume(_));
-        let (info, history, context) = match start {
+        let (info, context) = match start {
             SessionStart::New | SessionStart::Child { .. } => {
                 let (parent_id, agent) = match start {
                     SessionStart::Child { parent, agent } => (Some(parent), Some(agent)),
@@ -125,17 +125,18 @@ impl Session {
                         agent,
                     })
                     .await?;
-                (info, Vec::new(), ContextState::default())
+                (info, ContextState::default())
             }
             SessionStart::Resume(id) => {
                 let info = store
                     .session(&id)
                     .await?
                     .ok_or_else(|| EngineError::SessionNotFound(id.clone()))?;
-                let history = store.messages(&id).await?;
-                // The same view as before: what earlier compactions pruned and summarised.
+                // The same view as before: what earlier compactions pruned and summarised. The
+                // messages themselves are read when the conversation goes on (see
+                // `TurnRunner::history_ready`).
                 let context = store.context_state(&id).await?;
-                (info, history, context)
+                (info, context)
             }
         };
         let SessionInfo {
@@ -146,6 +147,7 @@ impl Session {
         } = info;
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (op_tx, op_rx) = mpsc::unbounded_channel();
+        let history_store = resumed.then(|| store.clone());
         let sink = Arc::new(EventSink::new(
             id.clone(),
             store,
@@ -178,10 +180,13 @@ impl Session {
             }
             None => String::new(),
         };
-        let turns_so_far = history.iter().filter(|m| m.role == Role::User).count() as u32;
-        let mut runner = TurnRunner::new(sink.clone(), tools, config, history, turns_so_far);
+        // A new session starts empty; a resumed one's messages are read on its next turn.
+        let mut runner = TurnRunner::new(sink.clone(), tools, config);
         runner.add_to_system_prompt(&memory);
         runner.restore_context(context);
+        if let Some(store) = history_store {
+            runner.read_history_later(store);
+        }
         let id_for_bus = id.clone();
         let handle = SessionHandle {
             id,
@@ -371,12 +376,18 @@ impl SessionDriver {
         while let Some(op) = ops.recv().await {
             match op {
                 Op::UserTurn { text } => {
-                    if run_turn(&mut ops, &mut runner, text, strategy.as_deref()).await {
+                    if runner.history_ready().await
+                        && run_turn(&mut ops, &mut runner, text, strategy.as_deref()).await
+                    {
                         break;
                     }
                 }
                 Op::Cancel => {}
-                Op::Compact => runner.compact_on_request().await,
+                Op::Compact => {
+                    if runner.history_ready().await {
+                        runner.compact_on_request().await;
+                    }
+                }
                 Op::PermissionReply { request_id, .. } => {
                     runner
                         .warn(format!("no permission request `{request_id}` is pending"))

@@ -17,8 +17,8 @@ use crate::repeat::{RepeatCheck, RepeatGuard};
 use crate::session::PendingPermissions;
 use crate::{
     FileTracker, FinishReason, ModelRequest, PermissionPolicy, PermissionTarget, ProviderError,
-    ProviderErrorKind, SessionConfig, StoreError, Tool, ToolContext, ToolOutputSink, ToolRegistry,
-    TurnHookContext, now_ms, prompt,
+    ProviderErrorKind, SessionConfig, Store, StoreError, Tool, ToolContext, ToolOutputSink,
+    ToolRegistry, TurnHookContext, now_ms, prompt,
 };
 
 mod strategy;
@@ -42,6 +42,11 @@ pub(crate) struct TurnRunner {
     stopped: Option<String>,
     /// Keeps requests inside the context window (pruning, summaries).
     context: ContextManager,
+    /// A resumed session's store, until its messages are read: they are read on the first turn
+    /// or `/compact`, not when the session opens, so a front end showing an old session (the
+    /// terminal UI opening it, a session picker) does not hold its history twice until the
+    /// conversation goes on.
+    unread_history: Option<Arc<dyn Store>>,
     /// A resumed session with a summary: files seen in earlier runs must be read again before
     /// an edit (their stamps come back with the first turn's hooks).
     reread_after_resume: bool,
@@ -105,13 +110,7 @@ struct ReadyCall {
 }
 
 impl TurnRunner {
-    pub(crate) fn new(
-        sink: Arc<EventSink>,
-        tools: ToolRegistry,
-        config: SessionConfig,
-        history: Vec<Message>,
-        turns: u32,
-    ) -> Self {
+    pub(crate) fn new(sink: Arc<EventSink>, tools: ToolRegistry, config: SessionConfig) -> Self {
         let system = prompt::system_prompt(
             &config.system_prompt,
             &config.workspace,
@@ -132,19 +131,53 @@ impl TurnRunner {
         );
         TurnRunner {
             context,
+            unread_history: None,
             reread_after_resume: false,
             sink,
             pending: PendingPermissions::default(),
             tools,
             config,
             system,
-            history,
-            turns,
+            history: Vec::new(),
+            turns: 0,
             policy,
             permission_requests: 0,
             files: Arc::new(FileTracker::new()),
             repeats: RepeatGuard::default(),
             stopped: None,
+        }
+    }
+
+    /// Reads the session's messages from `store` before the next turn or compaction.
+    pub(crate) fn read_history_later(&mut self, store: Arc<dyn Store>) {
+        self.unread_history = Some(store);
+    }
+
+    /// Reads a resumed session's messages if they are not read yet. False, after an `error`
+    /// event, when the store cannot give them: the turn does not start on a partial history
+    /// (a later one tries again).
+    pub(crate) async fn history_ready(&mut self) -> bool {
+        let Some(store) = self.unread_history.take() else {
+            return true;
+        };
+        match store.messages(self.sink.session_id()).await {
+            Ok(history) => {
+                self.turns = history.iter().filter(|m| m.role == Role::User).count() as u32;
+                self.history = history;
+                true
+            }
+            Err(err) => {
+                self.unread_history = Some(store);
+                let _ = self
+                    .sink
+                    .emit(EventKind::Error {
+                        code: ErrorCode::Store,
+                        message: format!("the session's earlier messages could not be read: {err}"),
+                        hint: err.hint(),
+                    })
+                    .await;
+                false
+            }
         }
     }
 

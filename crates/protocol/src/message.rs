@@ -18,6 +18,7 @@ pub struct Message {
     /// Position of the message in its session, starting at 1.
     pub seq: u64,
     pub role: Role,
+    #[serde(deserialize_with = "exact_parts")]
     pub parts: Vec<Part>,
     /// For assistant messages: the model that wrote it, `provider/model`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +32,15 @@ pub struct Message {
     pub interrupted: bool,
     /// Milliseconds since the Unix epoch.
     pub created_at: u64,
+}
+
+/// Reads a message's parts into a list no longer than they are. A JSON array gives no length
+/// up front, so a growing list keeps room for four parts where most messages have one or two:
+/// about 300 bytes wasted a message, 3 MiB over a 10,000-message session held in memory.
+fn exact_parts<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Part>, D::Error> {
+    let mut parts = Vec::<Part>::deserialize(deserializer)?;
+    parts.shrink_to_fit();
+    Ok(parts)
 }
 
 impl Message {

@@ -175,3 +175,11 @@ fn permission_decided_carries_remembered_rules_only_when_there_are_some() {
         decided(Vec::new())
     );
 }
+
+#[test]
+fn a_read_message_holds_no_room_for_parts_it_does_not_have() {
+    let json = r#"{"seq":1,"role":"user","parts":[{"type":"text","text":"hi"}],"created_at":0}"#;
+    let message: Message = serde_json::from_str(json).unwrap();
+    assert_eq!(message.parts.len(), 1);
+    assert_eq!(message.parts.capacity(), 1);
+}

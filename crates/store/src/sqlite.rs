@@ -216,6 +216,8 @@ impl SqliteStore {
             })?;
             messages.push(message);
         }
+        // Held for as long as the session runs: no room for messages that never come.
+        messages.shrink_to_fit();
         Ok(messages)
     }
 

@@ -1,7 +1,9 @@
 use std::sync::{Arc, Mutex};
 
 use code_mesh_core::{ProviderError, ProviderErrorKind, SessionStart};
-use code_mesh_protocol::{ErrorCode, EventKind, Op, Part, PermissionDecision, Role, TurnEndReason};
+use code_mesh_protocol::{
+    ErrorCode, EventKind, Op, Part, PermissionDecision, Role, TurnEndReason, TurnId,
+};
 use pretty_assertions::assert_eq;
 
 use crate::support::*;
@@ -287,6 +289,14 @@ async fn cancel_mid_stream_keeps_the_partial_answer_and_the_session_resumes() {
         .unwrap();
     let events = until_turn_finished(&mut resumed).await;
     assert_eq!(reason(&events), TurnEndReason::Completed);
+    // The history is read when the conversation goes on: turns are numbered after the earlier
+    // ones and the request carries them.
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::TurnStarted { turn: TurnId(2) }),
+        "{events:?}"
+    );
     let sent = &provider.requests()[1].messages;
     let texts: Vec<_> = sent.iter().map(|m| m.text()).collect();
     assert_eq!(texts, ["explain", "Half an ans", "go on"]);
