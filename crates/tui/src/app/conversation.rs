@@ -29,9 +29,9 @@ pub enum Entry {
         streaming: bool,
         expanded: bool,
     },
-    Tool(ToolBlock),
+    Tool(Box<ToolBlock>),
     /// A permission question and, once settled, its answer.
-    Permission(PermissionEntry),
+    Permission(Box<PermissionEntry>),
     Error {
         code: ErrorCode,
         message: String,
@@ -153,7 +153,7 @@ impl Conversation {
     /// Permission questions nobody has answered yet, oldest first.
     pub fn pending_permissions(&self) -> impl Iterator<Item = &PermissionEntry> {
         self.entries.iter().filter_map(|entry| match entry {
-            Entry::Permission(permission) if permission.decision.is_none() => Some(permission),
+            Entry::Permission(permission) if permission.decision.is_none() => Some(&**permission),
             _ => None,
         })
     }
@@ -273,14 +273,14 @@ impl Conversation {
                     block.status = ToolStatus::AwaitingPermission;
                 }
                 self.request_ids.insert(request_id.clone());
-                self.push(Entry::Permission(PermissionEntry {
+                self.push(Entry::Permission(Box::new(PermissionEntry {
                     request_id: request_id.clone(),
                     call_id: call_id.clone(),
                     tool: tool.clone(),
                     kind: *kind,
                     summary: summary.clone(),
                     decision: None,
-                }));
+                })));
             }
             EventKind::PermissionDecided {
                 request_id,
@@ -390,7 +390,7 @@ impl Conversation {
 
     fn start_tool(&mut self, call_id: &str, name: &str, arguments: &str) {
         self.call_ids.insert(call_id.to_owned());
-        self.push(Entry::Tool(ToolBlock {
+        self.push(Entry::Tool(Box::new(ToolBlock {
             call_id: call_id.to_owned(),
             name: name.to_owned(),
             summary: arguments_summary(arguments),
@@ -399,7 +399,7 @@ impl Conversation {
             status: ToolStatus::Running,
             duration_ms: None,
             expanded: self.expand_new,
-        }));
+        })));
     }
 
     fn stream_text(&mut self, delta: &str) {
