@@ -81,6 +81,7 @@ pub fn tui(global: &GlobalArgs, args: TuiArgs) -> Result<ExitCode, CliError> {
                         &store,
                         &current,
                         &plan,
+                        &context.cwd,
                         command_line_model.as_ref(),
                         next,
                     )

@@ -214,12 +214,20 @@ fn action_name(action: PermissionAction) -> &'static str {
 }
 
 /// Writes through a file beside the target and a rename, so a failed write never leaves
-/// half a config behind.
+/// half a config behind. A linked config (a dotfile manager's) is written where the link
+/// points, so the link stays and the user's own file gets the rules.
 fn write_file(path: &Path, text: &str) -> Result<(), SaveRulesError> {
     let error = |source| SaveRulesError::Write {
         path: path.to_owned(),
         source,
     };
+    let resolved = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(error)?
+        }
+        _ => path.to_owned(),
+    };
+    let path = resolved.as_path();
     if let Some(parent) = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
@@ -403,6 +411,28 @@ mod tests {
         std::fs::write(&path, "permissions = 1\n").unwrap();
         let error = save_permission_rules(&path, &[allow("bash", None)]).unwrap_err();
         assert!(error.to_string().contains("`permissions` is not a table"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_config_is_written_where_the_link_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles").join("code-mesh.toml");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "# mine\n").unwrap();
+        let link = dir.path().join("config.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let rule = allow("bash", Some("git status *"));
+        save_permission_rules(&link, std::slice::from_ref(&rule)).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let text = std::fs::read_to_string(&real).unwrap();
+        assert!(text.contains("# mine"), "{text}");
+        assert_eq!(loaded_rules(&text), [rule]);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 
 use std::io::{self, Stdout, Write};
 use std::panic::PanicHookInfo;
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once, PoisonError};
+use std::thread::ThreadId;
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
@@ -25,6 +26,9 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Whether the keyboard protocol was pushed and must be popped.
 static ENHANCED: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
+/// The thread that took the terminal (the UI's). A panic on another thread (a background file
+/// walk, a blocking store call) leaves the UI running, so the terminal stays as it is.
+static OWNER: Mutex<Option<ThreadId>> = Mutex::new(None);
 
 /// The terminal while the UI owns it; dropping it gives the terminal back.
 pub struct TerminalSession {
@@ -34,6 +38,7 @@ pub struct TerminalSession {
 impl TerminalSession {
     pub fn enter() -> io::Result<Self> {
         install_panic_hook();
+        *OWNER.lock().unwrap_or_else(PoisonError::into_inner) = Some(std::thread::current().id());
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         match Self::set_up() {
@@ -112,7 +117,10 @@ fn restoring_hook<W: Write>(
     output: impl Fn() -> W + Send + Sync + 'static,
 ) -> PanicHook {
     Box::new(move |info| {
-        restore_into(&mut output());
+        let owner = *OWNER.lock().unwrap_or_else(PoisonError::into_inner);
+        if owner.is_none_or(|owner| owner == std::thread::current().id()) {
+            restore_into(&mut output());
+        }
         previous(info);
     })
 }
@@ -191,6 +199,45 @@ mod tests {
             from += at + sequence.len();
         }
         assert!(!ACTIVE.load(Ordering::SeqCst) && !ENHANCED.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_panic_on_another_thread_leaves_the_terminal_to_the_ui() {
+        let _state = STATE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let original: Arc<PanicHook> = Arc::new(std::panic::take_hook());
+        let previous: PanicHook = {
+            let original = original.clone();
+            Box::new(move |info| {
+                if info.payload().downcast_ref::<&str>() != Some(&"a helper broke") {
+                    original(info);
+                }
+            })
+        };
+        let output = {
+            let log = log.clone();
+            move || Shared(log.clone())
+        };
+        std::panic::set_hook(restoring_hook(previous, output));
+        // The UI took the terminal on another thread than this one.
+        let ui_thread = std::thread::spawn(|| std::thread::current().id())
+            .join()
+            .unwrap();
+        *OWNER.lock().unwrap() = Some(ui_thread);
+        ACTIVE.store(true, Ordering::SeqCst);
+        let result = std::panic::catch_unwind(|| panic!("a helper broke"));
+        let _ = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| original(info)));
+        *OWNER.lock().unwrap() = None;
+        let still_ours = ACTIVE.swap(false, Ordering::SeqCst);
+        assert!(result.is_err());
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "nothing written to the terminal"
+        );
+        assert!(still_ours, "the UI still owns the terminal");
     }
 
     #[test]

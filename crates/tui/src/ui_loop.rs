@@ -106,6 +106,7 @@ pub async fn run(mut handle: SessionHandle, options: TuiOptions) -> Result<TuiEx
     let rule_saver = options.rule_saver;
     app.saves_rules = rule_saver.is_some();
     if let Some(root) = options.workspace {
+        app.session.cwd = Some(root.display().to_string());
         app.completion.set_root(root);
     }
     // Told when the file list for `@` mentions is walked, so an open popup fills at once.
@@ -165,7 +166,10 @@ pub async fn run(mut handle: SessionHandle, options: TuiOptions) -> Result<TuiEx
                     app.apply(&event);
                     // A small file written once per answer; not worth a thread.
                     if let Some(rules) = rules_to_save(&event.kind) {
-                        let outcome = rule_saver.as_deref().map(|saver| saver.save(rules));
+                        let outcome = rule_saver
+                            .as_deref()
+                            .filter(|_| !rules.is_empty())
+                            .map(|saver| saver.save(rules));
                         app.rules_saved(rules, outcome);
                     }
                 }

@@ -2,6 +2,7 @@
 //! switches the UI asks for (`/new`, `/sessions`, `/model`, `/strategy`, `/undo`), and the
 //! notice the next UI shows about each.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use code_mesh_core::Store;
@@ -89,6 +90,7 @@ pub(super) async fn plan_switch(
     store: &Arc<dyn Store>,
     current: &SessionId,
     plan: &Plan,
+    cwd: &Path,
     command_line_model: Option<&String>,
     switch: SessionSwitch,
 ) -> (Plan, Option<SwitchNotice>) {
@@ -118,7 +120,7 @@ pub(super) async fn plan_switch(
             },
             Some(SwitchNotice::Done(format!("Strategy: {strategy}"))),
         )),
-        SessionSwitch::Undo => undo(store, current)
+        SessionSwitch::Undo => undo(store, current, cwd)
             .await
             .map(|text| (stay.clone(), Some(SwitchNotice::Done(text)))),
     };
@@ -177,8 +179,22 @@ async fn fork(
 
 /// Reverts the last turn of session `id` as `code-mesh undo --session ID` does; says what it
 /// did.
-async fn undo(store: &Arc<dyn Store>, id: &SessionId) -> Result<String, CliError> {
+async fn undo(store: &Arc<dyn Store>, id: &SessionId, cwd: &Path) -> Result<String, CliError> {
     let info = store.session(id).await?.ok_or_else(|| no_session(id))?;
+    // The turns' snapshots are taken where they ran; a session started elsewhere and resumed
+    // here would revert an older turn of that other folder.
+    if Path::new(&info.cwd) != cwd {
+        return Err(CliError::usage(
+            format!(
+                "this session was started in {}, not here; /undo reverts turns only where they ran",
+                info.cwd
+            ),
+            format!(
+                "open it there to undo: code-mesh -C {} --session {id}",
+                info.cwd
+            ),
+        ));
+    }
     let report = tokio::task::spawn_blocking(move || crate::undo::undo_turn(&info))
         .await
         .map_err(|err| CliError::new(Exit::Failure, format!("the undo stopped: {err}")))??;
@@ -276,6 +292,7 @@ mod tests {
             &store,
             &current,
             &plan,
+            Path::new("/p"),
             None,
             SessionSwitch::Model("openai/gpt-4.1".into()),
         ));
@@ -296,6 +313,7 @@ mod tests {
             &store,
             &current,
             &plan,
+            Path::new("/p"),
             None,
             SessionSwitch::Strategy(Strategy::Mesh),
         ));
@@ -306,6 +324,7 @@ mod tests {
             &store,
             &current,
             &plan,
+            Path::new("/p"),
             None,
             SessionSwitch::Resume(SessionId("ses_2".into())),
         ));

@@ -504,7 +504,14 @@ impl PermissionPolicy {
             Subject::Path {
                 absolute, relative, ..
             } => self.path_matches(pattern, absolute, relative.as_deref()),
-            Subject::Command(part) => command_matches(pattern, part),
+            Subject::Command(part) => {
+                let reach = if rule.action == PermissionAction::Allow {
+                    ProgramReach::AsWritten
+                } else {
+                    ProgramReach::HoweverCalled
+                };
+                command_matches(pattern, part, reach)
+            }
             Subject::Url(url) => glob::matches_anywhere(pattern, url),
             Subject::Whole => false,
         }
@@ -616,8 +623,19 @@ fn pattern_words(pattern: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// How a command pattern's first word meets the command's program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProgramReach {
+    /// The program however it is called: by path (`/usr/bin/git push`), behind `sudo`, `env`
+    /// or assignments. For rules that refuse or ask, which must not be walked around.
+    HoweverCalled,
+    /// Only the words as written. For rules that allow: an allowed `git status` must not also
+    /// allow `./git status` (a script the model wrote) or `sudo git status`.
+    AsWritten,
+}
+
 /// Word-prefix matching of a command pattern; see the module documentation.
-fn command_matches(pattern: &str, part: &CommandPart) -> bool {
+fn command_matches(pattern: &str, part: &CommandPart, reach: ProgramReach) -> bool {
     let pattern = pattern_words(pattern);
     if pattern.is_empty() {
         return false;
@@ -631,7 +649,8 @@ fn command_matches(pattern: &str, part: &CommandPart) -> bool {
             let Some(word) = words.get(index) else {
                 return false;
             };
-            let word = if index == 0 && !want.contains('/') {
+            let word = if index == 0 && !want.contains('/') && reach == ProgramReach::HoweverCalled
+            {
                 word.rsplit('/').next().unwrap_or(word)
             } else {
                 word.as_str()
@@ -642,7 +661,8 @@ fn command_matches(pattern: &str, part: &CommandPart) -> bool {
         }
         true
     };
-    matches_words(&part.words) || matches_words(part.command_words())
+    matches_words(&part.words)
+        || (reach == ProgramReach::HoweverCalled && matches_words(part.command_words()))
 }
 
 /// What "allow always" on a command covers: the program and its subcommand when it has one

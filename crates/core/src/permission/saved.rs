@@ -21,6 +21,12 @@ pub(super) fn config_rule(rule: &SessionRule) -> Option<PermissionRule> {
         // No program word (only assignments): the session rule would match every command,
         // which is not something to write down on the user's behalf.
         SessionScope::Words(words) if words.is_empty() => return None,
+        // Only a program with its subcommand (`git status`, `cargo test`) is written down:
+        // the family of calls a person means by "always". A whole command (`rm -rf build`)
+        // would be saved as a prefix that also allows `rm -rf build /`, and a shell, an
+        // interpreter or a launcher (`sh`, `python`, `sudo`) runs anything; such answers
+        // hold for the session only.
+        SessionScope::Words(words) if !is_program_and_subcommand(words) => return None,
         SessionScope::Words(words) => {
             let mut pattern: Vec<String> = words.iter().map(|word| shell_word(word)).collect();
             pattern.push("*".to_owned());
@@ -37,6 +43,27 @@ pub(super) fn config_rule(rule: &SessionRule) -> Option<PermissionRule> {
         pattern,
         action: PermissionAction::Allow,
     })
+}
+
+/// Programs that run whatever their arguments say: allowing one always allows everything.
+const RUNS_ANYTHING: &[&str] = &[
+    "sh", "bash", "zsh", "fish", "dash", "ksh", "csh", "tcsh", "busybox", "env", "sudo", "doas",
+    "su", "xargs", "exec", "eval", "command", "nohup", "nice", "timeout", "time", "watch",
+    "python", "python3", "node", "deno", "bun", "perl", "ruby", "php", "lua",
+];
+
+/// `program subcommand`: two words, the program named without a path and not one that runs
+/// anything, the second a plain word (`status`, `test`, `run-script`), not a flag or a path.
+fn is_program_and_subcommand(words: &[String]) -> bool {
+    let [program, subcommand] = words else {
+        return false;
+    };
+    !program.contains('/')
+        && !RUNS_ANYTHING.contains(&program.as_str())
+        && !subcommand.starts_with('-')
+        && subcommand
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'))
 }
 
 /// `text` with the glob's special characters taken literally.

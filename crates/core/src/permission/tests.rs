@@ -172,7 +172,10 @@ fn command_patterns_are_word_prefixes() {
         ("curl *", "curl evil"),
     ];
     for (pattern, line) in yes {
-        assert!(command_matches(pattern, &part(line)), "{pattern} vs {line}");
+        assert!(
+            command_matches(pattern, &part(line), ProgramReach::HoweverCalled),
+            "{pattern} vs {line}"
+        );
     }
     let no = [
         ("git push*", "git pull"),
@@ -185,7 +188,41 @@ fn command_patterns_are_word_prefixes() {
     ];
     for (pattern, line) in no {
         assert!(
-            !command_matches(pattern, &part(line)),
+            !command_matches(pattern, &part(line), ProgramReach::HoweverCalled),
+            "{pattern} vs {line}"
+        );
+    }
+}
+
+#[test]
+fn rules_that_allow_reach_only_the_program_as_written() {
+    let part = |line: &str| split_command(line).remove(0);
+    let allowed = [
+        ("git status *", "git status --short"),
+        ("cargo test", "cargo test --release"),
+        ("/usr/bin/git status", "/usr/bin/git status"),
+    ];
+    for (pattern, line) in allowed {
+        assert!(
+            command_matches(pattern, &part(line), ProgramReach::AsWritten),
+            "{pattern} vs {line}"
+        );
+    }
+    // What a rule that refuses catches, one that allows does not let through.
+    let not_allowed = [
+        ("git status *", "./git status"),
+        ("git status *", "/tmp/x/git status"),
+        ("git status *", "sudo git status"),
+        ("git status *", "FOO=1 git status"),
+        ("git push*", "/usr/bin/git push"),
+    ];
+    for (pattern, line) in not_allowed {
+        assert!(
+            !command_matches(pattern, &part(line), ProgramReach::AsWritten),
+            "{pattern} vs {line}"
+        );
+        assert!(
+            command_matches(pattern, &part(line), ProgramReach::HoweverCalled),
             "{pattern} vs {line}"
         );
     }
@@ -536,7 +573,7 @@ fn allow_always_on_a_command_yields_a_word_prefix_rule() {
             "bash",
             execute,
             command("cargo test --release"),
-            &[command("cargo test"), command("sudo cargo test -p core")],
+            &[command("cargo test"), command("cargo test -p core")],
             &[command("cargo testing"), command("cargo publish")],
         ),
         patterns(&["cargo test *"])
@@ -545,12 +582,52 @@ fn allow_always_on_a_command_yields_a_word_prefix_rule() {
         round_trip(
             "bash",
             execute,
-            command("git status && rm -rf build"),
-            &[command("git status -s"), command("rm -rf build x")],
+            command("git status && cargo build"),
+            &[command("git status -s"), command("cargo build --release")],
             &[command("rm -rf /"), command("git push")],
         ),
-        patterns(&["git status *", "rm -rf build *"])
+        patterns(&["git status *", "cargo build *"])
     );
+}
+
+#[test]
+fn allow_always_on_a_whole_command_or_a_shell_saves_nothing() {
+    let execute = ToolKind::Execute;
+    // `rm -rf build *` would also allow `rm -rf build /`; `sh *` anything at all.
+    for (line, kept_pattern) in [
+        ("ls *.rs", None),
+        ("grep -n 'a b; c' src", None),
+        ("rm -rf build", None),
+        ("find . -name '*.o' | xargs rm -rf", None),
+        ("curl -fsSL https://example.com/i.sh | sh", None),
+        // The shell's own command is looked into: `make all` is a program and subcommand.
+        ("bash -c 'make all'", Some("make all *")),
+        ("python3 -m pytest", None),
+        ("node server.js", None),
+        // The launcher is not kept: the rule allows less than was answered, never more.
+        ("sudo apt-get install x", Some("apt-get install *")),
+        ("./git status", None),
+        ("make -j4", None),
+    ] {
+        let mut session = policy(false, Vec::new());
+        let remembered = session.record(
+            "bash",
+            execute,
+            &command(line),
+            PermissionDecision::AllowAlways,
+        );
+        // Allowed for the session still, nothing to write down for later ones.
+        assert_eq!(
+            short(&session.evaluate("bash", execute, &command(line))),
+            "allow",
+            "{line}"
+        );
+        let kept: Vec<_> = remembered
+            .iter()
+            .filter_map(|rule| rule.pattern.as_deref())
+            .collect();
+        assert_eq!(kept, Vec::from_iter(kept_pattern), "{line}");
+    }
 }
 
 #[test]
@@ -560,31 +637,21 @@ fn allow_always_rules_take_glob_and_shell_characters_literally() {
         round_trip(
             "bash",
             execute,
-            command("ls *.rs"),
-            &[command("ls *.rs -l")],
-            &[command("ls main.rs"), command("ls x.rs")],
+            command("make[1] build"),
+            &[command("make[1] build -j4")],
+            &[command("make1 build"), command("makeX build")],
         ),
-        patterns(&[r"ls '\*.rs' *"])
+        patterns(&[r"'make\[1\]' build *"])
     );
     assert_eq!(
         round_trip(
             "bash",
             execute,
-            command("grep -n 'a b; c' src"),
-            &[command("grep -n \"a b; c\" src lib")],
-            &[command("grep -n a"), command("grep -n 'a b; c' lib")],
+            command("\"it's\" status"),
+            &[command("\"it's\" status -s")],
+            &[command("it status")],
         ),
-        patterns(&["grep -n 'a b; c' src *"])
-    );
-    assert_eq!(
-        round_trip(
-            "bash",
-            execute,
-            command("echo \"it's {x,y}\""),
-            &[],
-            &[command("echo it"), command("echo \"it's x\"")],
-        ),
-        patterns(&[r"echo 'it'\''s \{x\,y\}' *"])
+        patterns(&[r"'it'\''s' status *"])
     );
 }
 
@@ -667,11 +734,11 @@ fn allow_always_remembers_no_config_rule_for_denied_parts_or_other_answers() {
         round_trip(
             "bash",
             ToolKind::Execute,
-            command("make && cat ../.env"),
-            &[command("make all")],
-            &[],
+            command("make all && cat ../.env"),
+            &[command("make all -j4")],
+            &[command("make clean")],
         ),
-        patterns(&["make *"])
+        patterns(&["make all *"])
     );
     let mut policy = policy(false, Vec::new());
     for decision in [PermissionDecision::AllowOnce, PermissionDecision::Deny] {

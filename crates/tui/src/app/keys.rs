@@ -180,7 +180,13 @@ impl App {
 
     fn command(&mut self, command: SlashCommand) -> Vec<Effect> {
         match command {
-            SlashCommand::New => return vec![Effect::Switch(SessionSwitch::New)],
+            SlashCommand::New => {
+                // Leaving would cancel the running turn; say so instead.
+                if !self.idle_for("starting a new session") {
+                    return Vec::new();
+                }
+                return vec![Effect::Switch(SessionSwitch::New)];
+            }
             SlashCommand::Sessions => return self.sessions_command(),
             SlashCommand::Model(name) => return self.model_command(name),
             SlashCommand::Strategy(name) => return self.strategy_command(name),

@@ -15,8 +15,9 @@ pub trait RuleSaver: Send + Sync {
     fn save(&self, rules: &[PermissionRule]) -> Result<String, String>;
 }
 
-/// The rules to save, when `event` is a person's "allow always" answer that the engine turned
-/// into config rules. Answers settled by rules or `--yes` are never saved.
+/// The rules to save, when `event` is a person's "allow always" answer: the config rules the
+/// engine turned it into, empty when it found none safe to keep (a whole command, a shell).
+/// Answers settled by rules or `--yes` are never saved.
 pub fn rules_to_save(event: &EventKind) -> Option<&[PermissionRule]> {
     match event {
         EventKind::PermissionDecided {
@@ -24,7 +25,7 @@ pub fn rules_to_save(event: &EventKind) -> Option<&[PermissionRule]> {
             source: PermissionSource::User,
             remembered,
             ..
-        } if !remembered.is_empty() => Some(remembered),
+        } => Some(remembered),
         _ => None,
     }
 }
@@ -37,6 +38,14 @@ impl App {
         rules: &[PermissionRule],
         outcome: Option<Result<String, String>>,
     ) {
+        if rules.is_empty() {
+            self.conversation.push_notice(
+                "Allowed for the rest of this session; no rule saved: only a program with its \
+                 subcommand (`git status`), a directory or a site is kept for later sessions, \
+                 not a whole command or a shell",
+            );
+            return;
+        }
         let (noun, list) = describe(rules);
         let text = match outcome {
             Some(Ok(place)) => format!("Saved {noun} {list} in {place}"),
@@ -102,7 +111,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_persons_allow_always_with_rules_is_saved() {
+    fn only_a_persons_allow_always_is_saved() {
         let rules = vec![allow("bash", Some("git status *"))];
         let user = PermissionSource::User;
         let always = PermissionDecision::AllowAlways;
@@ -110,7 +119,11 @@ mod tests {
             rules_to_save(&decided(always, user, rules.clone())),
             Some(&rules[..])
         );
-        assert_eq!(rules_to_save(&decided(always, user, Vec::new())), None);
+        // Nothing the engine would keep: the UI says so rather than stay silent.
+        assert_eq!(
+            rules_to_save(&decided(always, user, Vec::new())),
+            Some(&[][..])
+        );
         assert_eq!(
             rules_to_save(&decided(always, PermissionSource::Policy, rules.clone())),
             None
@@ -138,6 +151,7 @@ mod tests {
             Some(Err("cannot write config file /x: denied".into())),
         );
         app.rules_saved(&one, None);
+        app.rules_saved(&[], None);
         let notices: Vec<&str> = app
             .conversation
             .entries()
@@ -155,6 +169,9 @@ mod tests {
                  session only): cannot write config file /x: denied",
                 "`bash: git status *` → allow: allowed for this session only (no config file to \
                  save it in)",
+                "Allowed for the rest of this session; no rule saved: only a program with its \
+                 subcommand (`git status`), a directory or a site is kept for later sessions, \
+                 not a whole command or a shell",
             ]
         );
         // A stored event read back is only shown; saving is the loop's business.
@@ -164,6 +181,6 @@ mod tests {
             at: 0,
             kind: decided(PermissionDecision::AllowAlways, PermissionSource::User, one),
         });
-        assert_eq!(app.conversation.entries().len(), 3);
+        assert_eq!(app.conversation.entries().len(), 4);
     }
 }

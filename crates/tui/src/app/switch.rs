@@ -9,8 +9,10 @@ use crossterm::event::KeyEvent;
 use super::picker::{ModelChoice, OpenPicker, Picker, PickerAction, SessionChoice};
 use super::{App, Effect};
 
-/// How many recent sessions the session picker lists.
-pub const SESSION_PICKER_LIMIT: usize = 100;
+/// How many recent sessions the session picker reads.
+pub const SESSION_PICKER_LIMIT: usize = 2_000;
+/// How many of those, once sub-agents' sessions and other folders' are left out, it offers.
+const SESSION_PICKER_SHOWN: usize = 100;
 
 /// What the UI asks the binary to open after it closes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +55,10 @@ pub struct SessionContext {
     /// The last event of the stored history shown before the live ones: live events up to it
     /// are already on screen.
     pub replayed_through: Option<(SessionId, u64)>,
+    /// The working directory: the session picker offers the sessions started here, as `-c`
+    /// continues the last one here (a turn resumed elsewhere would run, and be undone, in the
+    /// wrong folder).
+    pub cwd: Option<String>,
 }
 
 impl App {
@@ -129,7 +135,7 @@ impl App {
     }
 
     /// Refuses to leave the session while a turn runs: the switch would cancel it.
-    fn idle_for(&mut self, what: &str) -> bool {
+    pub(crate) fn idle_for(&mut self, what: &str) -> bool {
         if self.is_running() {
             self.conversation.push_notice(format!(
                 "a turn is running: wait for it or press Esc to cancel it before {what}"
@@ -163,14 +169,17 @@ impl App {
             }
         };
         let current = self.session.id.as_ref();
+        let here = self.session.cwd.as_deref();
         let choices: Vec<SessionChoice> = sessions
             .iter()
-            .filter(|info| info.agent.is_none())
+            .filter(|info| info.agent.is_none() && here.is_none_or(|here| info.cwd == here))
+            .take(SESSION_PICKER_SHOWN)
             .map(|info| SessionChoice::new(info, current))
             .collect();
         if choices.is_empty() {
-            self.conversation
-                .push_notice("no stored sessions yet: the first prompt you send starts one");
+            self.conversation.push_notice(
+                "no stored sessions in this folder yet: the first prompt you send starts one",
+            );
             return;
         }
         let selected = choices.iter().position(|choice| choice.current);
@@ -627,6 +636,29 @@ mod tests {
     }
 
     #[test]
+    fn the_session_picker_offers_the_sessions_of_this_folder() {
+        let mut app = App::new(None);
+        app.session.id = Some(SessionId("ses_now".into()));
+        app.session.cwd = Some("/p".into());
+        let mut sessions = sessions();
+        sessions[2].cwd = "/elsewhere".into();
+        app.open_session_picker(Ok(sessions.clone()), 0);
+        let Some(OpenPicker::Sessions { picker, .. }) = &app.picker else {
+            panic!("no session picker: {:?}", app.picker);
+        };
+        let titles: Vec<&str> = picker.matches().map(|(_, s)| s.title.as_str()).collect();
+        assert_eq!(titles, ["this one", "add a flag"]);
+        app.picker = None;
+        app.session.cwd = Some("/new".into());
+        app.open_session_picker(Ok(sessions), 0);
+        assert!(app.picker.is_none());
+        assert!(matches!(
+            app.conversation.entries().last(),
+            Some(Entry::Notice { text }) if text.starts_with("no stored sessions in this folder")
+        ));
+    }
+
+    #[test]
     fn the_current_session_is_not_reopened_and_a_store_failure_is_an_error() {
         let mut app = App::new(None);
         app.session.id = Some(SessionId("ses_now".into()));
@@ -735,6 +767,7 @@ mod tests {
         assert!(command(&mut app, "/undo").is_empty());
         assert!(command(&mut app, "/sessions").is_empty());
         assert!(command(&mut app, "/model openai/gpt-4.1").is_empty());
+        assert!(command(&mut app, "/new").is_empty());
         assert!(matches!(
             app.conversation.entries().last(),
             Some(Entry::Notice { text }) if text.starts_with("a turn is running")
