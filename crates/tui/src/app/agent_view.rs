@@ -339,7 +339,7 @@ impl App {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use code_mesh_protocol::{
@@ -356,7 +356,7 @@ mod tests {
         TerminalEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
     }
 
-    fn spawned(id: &str, profile: &str, parent: Option<&str>) -> EventKind {
+    pub(crate) fn spawned(id: &str, profile: &str, parent: Option<&str>) -> EventKind {
         EventKind::AgentSpawned {
             agent: AgentInfo {
                 id: AgentId(id.into()),

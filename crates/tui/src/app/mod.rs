@@ -2,7 +2,7 @@
 //! the input editor and the view's scroll position. The loop feeds it engine events and key
 //! presses and draws it when it says it changed.
 
-mod agent_view;
+pub(crate) mod agent_view;
 mod completion;
 mod conversation;
 mod keys;

@@ -66,13 +66,13 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use code_mesh_protocol::{
-        AgentId, AgentInfo, Event, EventKind, Role, SessionId, TaskId, TaskInfo, TurnEndReason,
-        TurnId, Usage,
+        AgentId, Event, EventKind, Role, SessionId, TaskId, TaskInfo, TurnEndReason, TurnId, Usage,
     };
     use crossterm::event::{Event as TerminalEvent, KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
+    use crate::app::agent_view::tests::spawned;
     use crate::app::tests::{event, message, text};
     use crate::app::{AgentFeed, App};
     use crate::render::draw;
@@ -89,18 +89,6 @@ mod tests {
 
     fn key(app: &mut App, code: KeyCode) {
         app.handle_terminal_event(TerminalEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-    }
-
-    fn spawned(id: &str, profile: &str, parent: Option<&str>) -> EventKind {
-        EventKind::AgentSpawned {
-            agent: AgentInfo {
-                id: AgentId(id.into()),
-                profile: profile.into(),
-                parent: parent.map(|p| AgentId(p.into())),
-                session_id: SessionId(format!("ses_{id}")),
-                model: "openai/gpt-5-mini".into(),
-            },
-        }
     }
 
     fn task(id: &str, profile: &str, description: &str) -> EventKind {
