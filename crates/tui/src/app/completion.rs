@@ -56,9 +56,9 @@ mod tests {
     use code_mesh_protocol::{EventKind, Op, TurnId};
     use crossterm::event::{Event as TerminalEvent, KeyCode, KeyEvent, KeyModifiers};
 
-    use super::super::tests::event;
+    use super::super::tests::{app_with_files, event};
     use super::*;
-    use crate::input::mentions::{IndexState, PopupKind};
+    use crate::input::mentions::PopupKind;
 
     fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
         app.handle_terminal_event(TerminalEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
@@ -77,22 +77,9 @@ mod tests {
             .unwrap_or_default()
     }
 
-    /// An app completing files of a workspace with `src/main.rs` and a few others, its list
-    /// already walked.
+    /// An app completing files of a workspace with `src/main.rs` and a few others.
     fn app_in_workspace() -> (App, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        for path in ["src/main.rs", "src/lib.rs", "Cargo.toml", "docs/manual.md"] {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, "x").unwrap();
-        }
-        let mut app = App::new(None);
-        app.completion.set_root(dir.path().to_owned());
-        assert!(matches!(
-            app.completion.files().unwrap().wait(),
-            IndexState::Ready(_)
-        ));
-        (app, dir)
+        app_with_files(&["src/main.rs", "src/lib.rs", "Cargo.toml", "docs/manual.md"])
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! config file. Where the file is, and how it is written, is the binary's business: it hands
 //! the UI a [`RuleSaver`].
 
-use code_mesh_protocol::config::{PermissionAction, PermissionRule};
+use code_mesh_protocol::config::PermissionRule;
 use code_mesh_protocol::{EventKind, PermissionDecision, PermissionSource};
 
 use super::App;
@@ -64,11 +64,7 @@ fn describe(rules: &[PermissionRule]) -> (&'static str, String) {
     let list = rules
         .iter()
         .map(|rule| {
-            let action = match rule.action {
-                PermissionAction::Allow => "allow",
-                PermissionAction::Ask => "ask",
-                PermissionAction::Deny => "deny",
-            };
+            let action = rule.action.as_str();
             match &rule.pattern {
                 Some(pattern) => format!("`{}: {pattern}` → {action}", rule.tool),
                 None => format!("`{}` → {action}", rule.tool),
@@ -81,6 +77,7 @@ fn describe(rules: &[PermissionRule]) -> (&'static str, String) {
 
 #[cfg(test)]
 mod tests {
+    use code_mesh_protocol::config::PermissionAction;
     use code_mesh_protocol::{Event, SessionId};
     use pretty_assertions::assert_eq;
 

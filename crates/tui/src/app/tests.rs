@@ -35,6 +35,24 @@ pub(crate) fn text(text: &str) -> Part {
     Part::Text { text: text.into() }
 }
 
+/// An app completing `@` mentions over a workspace holding `paths`, its file list already
+/// walked; the folder lives as long as the returned guard.
+pub(crate) fn app_with_files(paths: &[&str]) -> (App, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    for path in paths {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "x").unwrap();
+    }
+    let mut app = App::new(None);
+    app.completion.set_root(dir.path().to_owned());
+    assert!(matches!(
+        app.completion.files().unwrap().wait(),
+        crate::input::mentions::IndexState::Ready(_)
+    ));
+    (app, dir)
+}
+
 fn delta(text: &str) -> EventKind {
     EventKind::TextDelta { delta: text.into() }
 }

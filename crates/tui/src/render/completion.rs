@@ -166,20 +166,8 @@ mod tests {
 
     use super::super::draw as draw_screen;
     use super::*;
-    use crate::input::mentions::IndexState;
-
-    fn buffer_text(buffer: &Buffer) -> String {
-        let area = buffer.area;
-        let mut out = String::new();
-        for y in 0..area.height {
-            let line: String = (0..area.width)
-                .map(|x| buffer[(x, y)].symbol().to_owned())
-                .collect();
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
-    }
+    use crate::app::tests::app_with_files;
+    use crate::render::tests::buffer_text;
 
     fn render(app: &mut App, theme: &Theme) -> Buffer {
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
@@ -190,8 +178,7 @@ mod tests {
     }
 
     fn typed(text: &str) -> (App, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        for path in [
+        let (mut app, dir) = app_with_files(&[
             "Cargo.toml",
             "README.md",
             "src/main.rs",
@@ -199,17 +186,7 @@ mod tests {
             "src/app/mod.rs",
             "docs/manual.md",
             "crates/format/amend.rs",
-        ] {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, "x").unwrap();
-        }
-        let mut app = App::new(None);
-        app.completion.set_root(dir.path().to_owned());
-        assert!(matches!(
-            app.completion.files().unwrap().wait(),
-            IndexState::Ready(_)
-        ));
+        ]);
         for c in text.chars() {
             app.handle_terminal_event(TerminalEvent::Key(KeyEvent::new(
                 KeyCode::Char(c),
