@@ -7,6 +7,7 @@ use crate::{SessionId, Usage};
 /// The seed's specialist agent types. Built-in profiles exist for each; users may add their own
 /// profiles under other names (see [`AgentName`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgentType {
     /// Plans, delegates and writes the final answer.
@@ -74,6 +75,7 @@ impl fmt::Display for AgentType {
 
 /// Identifies one running agent within a run, e.g. `agent_3`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct AgentId(pub String);
 
@@ -85,6 +87,7 @@ impl fmt::Display for AgentId {
 
 /// Identifies one task of a run's task graph, e.g. `task_2`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct TaskId(pub String);
 
@@ -96,6 +99,7 @@ impl fmt::Display for TaskId {
 
 /// Where a task is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Waiting for its dependencies or for a free agent slot.
@@ -118,6 +122,7 @@ impl TaskState {
 
 /// A task as the orchestrator reports it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskInfo {
     pub id: TaskId,
     /// What the agent is asked to do.
@@ -130,6 +135,7 @@ pub struct TaskInfo {
 
 /// How an agent's work ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentOutcome {
     /// The agent's final answer (or why it failed).
     pub summary: String,
@@ -138,6 +144,7 @@ pub struct AgentOutcome {
 
 /// An agent of a run, for `agent_spawned` and the agent tree.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentInfo {
     pub id: AgentId,
     /// Its profile's name.
@@ -155,6 +162,7 @@ pub struct AgentInfo {
 /// profiles ship with the binary; config (`[agents.profiles.NAME]`) and
 /// `.code-mesh/agents/NAME.md` override them or add new ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentProfile {
     /// The profile's name: an [`AgentType`] name for the built-ins, any name for the user's.
     pub name: String,
@@ -177,4 +185,42 @@ pub struct AgentProfile {
     /// that changed it joined by " + ", lowest first (`built-in + /repo/code-mesh.toml`).
     #[serde(default)]
     pub origin: String,
+}
+
+/// One agent of a run, as the run's agent tree holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentNode {
+    pub info: AgentInfo,
+    /// `None` while it works; then whether it finished its task.
+    // Sent as null while it works, so always present.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub succeeded: Option<bool>,
+    /// What its model requests used (known once it ended).
+    pub usage: Usage,
+}
+
+/// One task of a run, as the run's agent tree holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskNode {
+    pub info: TaskInfo,
+    pub state: TaskState,
+    /// The agents that worked on it, in order (a provider failure is retried by a new one).
+    pub agents: Vec<AgentId>,
+    /// The reason it failed or was cancelled.
+    // Sent as null until then, so always present.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub failure: Option<String>,
+    pub usage: Usage,
+}
+
+/// The agents and tasks of a run, as the HTTP API's agents route returns them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunAgents {
+    /// The run's agents, in the order they were started.
+    pub agents: Vec<AgentNode>,
+    /// The run's tasks, in the order they were created.
+    pub tasks: Vec<TaskNode>,
 }

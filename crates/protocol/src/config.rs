@@ -526,6 +526,7 @@ pub struct PermissionsConfig {
 
 /// One permission rule: `{ tool = "bash", pattern = "git push*", action = "deny" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PermissionRule {
     /// The tool's name (`bash`, `write`, …) or `*` for every tool.
@@ -541,6 +542,7 @@ pub struct PermissionRule {
 
 /// What a permission rule does to the calls it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PermissionAction {
     /// Run without asking.

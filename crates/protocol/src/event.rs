@@ -12,6 +12,7 @@ use crate::{
 /// On the wire the kind's fields sit beside `seq`, `session_id` and `at`, with the kind's name
 /// in `type`: `{"seq":3,"session_id":"ses_…","at":1764245000000,"type":"text_delta","delta":"Hi"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Per-session sequence number, starting at 1, without gaps across resumptions.
     pub seq: u64,
@@ -24,6 +25,7 @@ pub struct Event {
 
 /// The kinds of [`Event`]. Names follow the seed's `SystemEvent` where one exists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// The session is ready: new, or resumed with its history.
@@ -236,6 +238,7 @@ impl EventKind {
 
 /// Why a turn ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TurnEndReason {
     /// The model gave its final answer.
@@ -250,6 +253,7 @@ pub enum TurnEndReason {
 
 /// How a `context_compacted` event shrank the context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CompactionMode {
     /// Old tool outputs were replaced by a marker saying what was dropped.
@@ -260,6 +264,7 @@ pub enum CompactionMode {
 
 /// Who settled a permission request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PermissionSource {
     /// The built-in defaults or a configured rule.
@@ -274,6 +279,7 @@ pub enum PermissionSource {
 
 /// Stable codes of `error` events, for programs that react to failures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The provider could not be reached (connection refused, DNS, TLS, timeout).

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Identifies one session (a conversation with its history), e.g. `ses_0192f3a1b2c47d8e9f`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct SessionId(pub String);
 
@@ -28,6 +29,7 @@ impl From<&str> for SessionId {
 /// Numbers the user turns of a session, starting at 1. A turn runs from a user prompt to the
 /// model's final answer and may span many model requests ("steps").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct TurnId(pub u32);
 

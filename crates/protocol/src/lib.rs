@@ -7,7 +7,8 @@
 //! names below are a public contract: add fields, never rename or remove them.
 //!
 //! This crate is pure data: it depends on serde only and performs no I/O, so it builds for
-//! every target, `wasm32-unknown-unknown` included.
+//! every target, `wasm32-unknown-unknown` included. The `openapi` feature adds utoipa
+//! `ToSchema` derives for the HTTP API's OpenAPI document; the JSON is the same either way.
 
 mod agent;
 pub mod config;
@@ -15,13 +16,15 @@ mod event;
 mod ids;
 mod memory;
 mod message;
+mod model;
 mod op;
 mod session;
 mod tool;
 mod usage;
 
 pub use agent::{
-    AgentId, AgentInfo, AgentOutcome, AgentProfile, AgentType, TaskId, TaskInfo, TaskState,
+    AgentId, AgentInfo, AgentNode, AgentOutcome, AgentProfile, AgentType, RunAgents, TaskId,
+    TaskInfo, TaskNode, TaskState,
 };
 pub use event::{CompactionMode, ErrorCode, Event, EventKind, PermissionSource, TurnEndReason};
 pub use ids::{SessionId, TurnId};
@@ -30,10 +33,14 @@ pub use memory::{
     TaskOutcome,
 };
 pub use message::{Message, Part, Role, ToolCall, ToolResult};
+pub use model::ModelListing;
 pub use op::{Op, PermissionDecision};
 pub use session::{ContextState, ContextSummary, SessionInfo};
 pub use tool::{SandboxMode, ToolKind, ToolSpec};
 pub use usage::Usage;
 
+#[cfg(all(test, feature = "openapi"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod openapi_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ use crate::SessionId;
 /// Whose memory an entry belongs to. Session memory is the sessions themselves (their
 /// histories, resumed and forked); these are the longer-lived kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MemoryScope {
     /// Facts about one repository, shared by every agent working in it.
@@ -40,6 +41,7 @@ impl MemoryScope {
 
 /// What an entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MemoryKind {
     /// Something true of the project or the world ("the API lives in crates/server").
@@ -68,6 +70,7 @@ impl MemoryKind {
 
 /// An entry to store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMemory {
     pub scope: MemoryScope,
     pub kind: MemoryKind,
@@ -92,6 +95,7 @@ pub struct NewMemory {
 
 /// A stored entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryEntry {
     pub id: u64,
     #[serde(flatten)]
@@ -102,6 +106,7 @@ pub struct MemoryEntry {
 
 /// What to look for in memory.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryQuery {
     /// Words to search for (full-text, ranked by BM25); `None` lists entries newest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +134,7 @@ pub struct MemoryQuery {
 /// An entry found by a query, with its rank (lower is better, as BM25 reports it; 0 when the
 /// query had no text).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryHit {
     pub entry: MemoryEntry,
     pub rank: f64,
@@ -136,6 +142,7 @@ pub struct MemoryHit {
 
 /// What the learning engine drew from one finished task (a user turn).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskOutcome {
     /// The task, as the user's prompt's title.
     pub task: String,
@@ -158,6 +165,7 @@ pub struct TaskOutcome {
 
 /// A command that failed and later passed, with what changed in between.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorFix {
     pub command: String,
     /// The first telling line of the failure.
@@ -168,6 +176,7 @@ pub struct ErrorFix {
 
 /// A lesson drawn from a [`TaskOutcome`], stored as project memory of kind `lesson`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lesson {
     /// Identifies what the lesson is about ("test-command", "fix:cargo test"), so a newer
     /// lesson on the same thing replaces the older one.

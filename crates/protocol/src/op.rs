@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 /// What a front end asks the engine to do. Every front end (the CLI, the terminal UI, the HTTP
 /// API, editors) drives the engine only through these.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Op {
     /// Start a turn with this prompt. Refused with an `error` event while a turn is running.
@@ -24,6 +25,7 @@ pub enum Op {
 
 /// An answer to a permission request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PermissionDecision {
     AllowOnce,

@@ -4,6 +4,7 @@ use crate::{SessionId, Usage};
 
 /// A session as listed by `code-mesh sessions list` and the HTTP API.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub id: SessionId,
     /// The working directory the session was started in.
@@ -34,6 +35,7 @@ pub struct SessionInfo {
 /// How much of a session's history the model no longer sees whole, as set by
 /// `context_compacted` events. The stored history itself is never rewritten.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContextState {
     /// Tool outputs of messages up to this `seq` are sent as a short marker (0: none).
     #[serde(default)]
@@ -45,6 +47,7 @@ pub struct ContextState {
 
 /// A structured summary standing in for the older part of a history.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContextSummary {
     /// The last message `seq` the summary covers.
     pub through_seq: u64,

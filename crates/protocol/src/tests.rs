@@ -183,3 +183,50 @@ fn a_read_message_holds_no_room_for_parts_it_does_not_have() {
     assert_eq!(message.parts.len(), 1);
     assert_eq!(message.parts.capacity(), 1);
 }
+
+#[test]
+fn run_nodes_send_their_unknowns_as_null_and_listings_leave_them_out() {
+    let agents = RunAgents {
+        agents: vec![AgentNode {
+            info: AgentInfo {
+                id: AgentId("agent_1".into()),
+                profile: "coordinator".into(),
+                parent: None,
+                session_id: SessionId::from("ses_1"),
+                model: "openai/m".into(),
+            },
+            succeeded: None,
+            usage: Usage::default(),
+        }],
+        tasks: vec![TaskNode {
+            info: TaskInfo {
+                id: TaskId("task_1".into()),
+                description: "do it".into(),
+                agent: "coder".into(),
+                dependencies: Vec::new(),
+            },
+            state: TaskState::Waiting,
+            agents: Vec::new(),
+            failure: None,
+            usage: Usage::default(),
+        }],
+    };
+    let value = serde_json::to_value(&agents).unwrap();
+    assert_eq!(value["agents"][0]["succeeded"], serde_json::Value::Null);
+    assert_eq!(value["tasks"][0]["failure"], serde_json::Value::Null);
+    assert_eq!(value["tasks"][0]["state"], "waiting");
+    assert_eq!(serde_json::from_value::<RunAgents>(value).unwrap(), agents);
+
+    let listing = ModelListing {
+        model: "openai/gpt".into(),
+        provider: "openai".into(),
+        context: Some(400_000),
+        source: "catalogue".into(),
+        role: Some("default".into()),
+        ..ModelListing::default()
+    };
+    assert_eq!(
+        serde_json::to_string(&listing).unwrap(),
+        r#"{"model":"openai/gpt","provider":"openai","context":400000,"source":"catalogue","role":"default"}"#
+    );
+}

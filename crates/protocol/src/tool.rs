@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a tool is offered to the model as.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,
@@ -11,6 +12,7 @@ pub struct ToolSpec {
 
 /// How commands the agent runs are confined (`--sandbox`, `[tools] sandbox`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum SandboxMode {
     /// Commands may read the workspace but write nothing.
@@ -35,6 +37,7 @@ impl SandboxMode {
 /// What a tool may do, which decides both its default permission and whether it may run
 /// concurrently with other calls of the same step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ToolKind {
     /// Only reads the workspace: allowed by default, runs concurrently with other reads.

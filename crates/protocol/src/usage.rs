@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Tokens used by one model request, or a sum of several.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Usage {
     /// Prompt tokens, cache reads and writes included.

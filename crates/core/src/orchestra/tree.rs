@@ -3,29 +3,9 @@
 //! the terminal UI's agent view, the HTTP API's agents route) from the live events or from a
 //! stored session's events alike, so there is one reading of what the events mean.
 
-use code_mesh_protocol::{AgentId, AgentInfo, EventKind, TaskId, TaskInfo, TaskState, Usage};
-
-/// One agent of a run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AgentNode {
-    pub info: AgentInfo,
-    /// `None` while it works; then whether it finished its task.
-    pub succeeded: Option<bool>,
-    /// What its model requests used (known once it ended).
-    pub usage: Usage,
-}
-
-/// One task of a run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaskNode {
-    pub info: TaskInfo,
-    pub state: TaskState,
-    /// The agents that worked on it, in order (a provider failure is retried by a new one).
-    pub agents: Vec<AgentId>,
-    /// The reason it failed or was cancelled.
-    pub failure: Option<String>,
-    pub usage: Usage,
-}
+use code_mesh_protocol::{AgentId, EventKind, RunAgents, TaskId, TaskState, Usage};
+// The nodes are protocol types so the HTTP API can send them as they are.
+pub use code_mesh_protocol::{AgentNode, TaskNode};
 
 /// The agents and tasks of a run, in the order they appeared.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -139,6 +119,14 @@ impl RunTree {
         self.tasks.iter().find(|task| task.agents.contains(agent))
     }
 
+    /// The agents and tasks, copied out for a front end to send (the HTTP API's agents route).
+    pub fn to_agents(&self) -> RunAgents {
+        RunAgents {
+            agents: self.agents.clone(),
+            tasks: self.tasks.clone(),
+        }
+    }
+
     /// What every agent used, summed.
     pub fn total_usage(&self) -> Usage {
         let mut total = Usage::default();
@@ -159,7 +147,7 @@ impl RunTree {
 
 #[cfg(test)]
 mod tests {
-    use code_mesh_protocol::{AgentOutcome, SessionId};
+    use code_mesh_protocol::{AgentInfo, AgentOutcome, SessionId, TaskInfo};
 
     use super::*;
 
@@ -261,5 +249,8 @@ mod tests {
             tree.agent(&AgentId("agent_2".into())).unwrap().succeeded,
             Some(false)
         );
+        let copied = tree.to_agents();
+        assert_eq!(copied.agents, tree.agents());
+        assert_eq!(copied.tasks, tree.tasks());
     }
 }

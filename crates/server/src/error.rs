@@ -1,0 +1,184 @@
+//! The API's errors: `application/problem+json` bodies (RFC 9457) with a stable `code` that
+//! clients match on, a one-line `detail` and, where there is one, a `hint` saying what fixes it.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::host::{HostError, HostErrorKind};
+
+/// The stable error codes of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    Unauthorized,
+    NotFound,
+    SessionNotFound,
+    PermissionRequestNotFound,
+    BadRequest,
+    InvalidJson,
+    OutsideWorkspace,
+    TurnRunning,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    MethodNotAllowed,
+    SessionUnavailable,
+    Internal,
+}
+
+impl ProblemCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::Unauthorized => "unauthorized",
+            ProblemCode::NotFound => "not_found",
+            ProblemCode::SessionNotFound => "session_not_found",
+            ProblemCode::PermissionRequestNotFound => "permission_request_not_found",
+            ProblemCode::BadRequest => "bad_request",
+            ProblemCode::InvalidJson => "invalid_json",
+            ProblemCode::OutsideWorkspace => "outside_workspace",
+            ProblemCode::TurnRunning => "turn_running",
+            ProblemCode::PayloadTooLarge => "payload_too_large",
+            ProblemCode::UnsupportedMediaType => "unsupported_media_type",
+            ProblemCode::MethodNotAllowed => "method_not_allowed",
+            ProblemCode::SessionUnavailable => "session_unavailable",
+            ProblemCode::Internal => "internal",
+        }
+    }
+}
+
+/// A problem body, as every error response carries it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// `urn:code-mesh:problem:CODE`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened, in one sentence.
+    pub detail: String,
+    /// The stable code to match on.
+    pub code: ProblemCode,
+    /// What would fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// An error a handler returns; it renders as a [`Problem`].
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{detail}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ProblemCode,
+    pub detail: String,
+    pub hint: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ProblemCode::BadRequest, detail)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ProblemCode::Internal,
+            detail,
+        )
+    }
+
+    pub fn session_not_found(id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ProblemCode::SessionNotFound,
+            format!("no session `{id}` in this workspace"),
+        )
+        .with_hint("GET /api/sessions lists the sessions there are")
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ProblemCode::Unauthorized, detail).with_hint(
+            "send `Authorization: Bearer TOKEN` with the token `code-mesh serve` printed (or set with --token)",
+        )
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, detail)
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:code-mesh:problem:{}", self.code.as_str()),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            hint: self.hint.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<HostError> for ApiError {
+    fn from(err: HostError) -> Self {
+        let (status, code) = match err.kind {
+            HostErrorKind::BadRequest => (StatusCode::BAD_REQUEST, ProblemCode::BadRequest),
+            HostErrorKind::NotFound => (StatusCode::NOT_FOUND, ProblemCode::SessionNotFound),
+            HostErrorKind::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ProblemCode::SessionUnavailable,
+            ),
+            HostErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ProblemCode::Internal),
+        };
+        Self {
+            status,
+            code,
+            detail: err.message,
+            hint: err.hint,
+        }
+    }
+}
+
+impl From<code_mesh_core::StoreError> for ApiError {
+    fn from(err: code_mesh_core::StoreError) -> Self {
+        let mut api = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::SessionUnavailable,
+            format!("the session store failed: {err}"),
+        );
+        api.hint = err.hint();
+        api
+    }
+}

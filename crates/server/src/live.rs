@@ -1,0 +1,360 @@
+//! The sessions the server drives, and the fan-out of their events to streams.
+//!
+//! Each session the API touches gets one [`SessionSlot`]: a broadcast channel of events already
+//! serialised once (200 SSE clients cost one `serde_json` call an event, not 200), the engine
+//! link once a prompt or an Op needs the engine, and what the API reports about it (a turn
+//! running, permission requests waiting). One pump task per open session reads the handle's
+//! events in order, updates that state and broadcasts each event to the session's streams and
+//! to the global stream.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use code_mesh_core::{OpSender, SessionHandle};
+use code_mesh_protocol::{Event, EventKind, Op, SessionId};
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+use crate::host::{OpenRequest, SessionHost};
+
+/// How many events a slow stream may fall behind before it has to catch up from the store.
+pub const STREAM_BUFFER: usize = 4096;
+
+/// One event, serialised once for every stream.
+#[derive(Debug)]
+pub struct Frame {
+    pub seq: u64,
+    pub session_id: SessionId,
+    pub json: Arc<str>,
+}
+
+/// The registry of sessions the server has touched.
+pub struct LiveSessions {
+    host: Arc<dyn SessionHost>,
+    slots: Mutex<HashMap<SessionId, Arc<SessionSlot>>>,
+    /// Held while a session opens, so two requests never open the same session twice.
+    opening: tokio::sync::Mutex<()>,
+    global: broadcast::Sender<Arc<Frame>>,
+}
+
+/// One session's streams and engine link.
+pub struct SessionSlot {
+    pub id: SessionId,
+    frames: broadcast::Sender<Arc<Frame>>,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    engine: Option<EngineLink>,
+    /// A turn (or a compaction) was submitted and has not finished.
+    running: bool,
+    /// The running work is a turn that has started (a compaction has no `turn_started`).
+    turn_started: bool,
+    /// `permission_requested` events not yet decided.
+    pending: Vec<Event>,
+}
+
+struct EngineLink {
+    ops: OpSender,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+/// What the API reports about a session's engine.
+#[derive(Clone, Debug, Default)]
+pub struct SlotStatus {
+    pub live: bool,
+    pub running: bool,
+    pub pending: Vec<Event>,
+}
+
+impl LiveSessions {
+    pub fn new(host: Arc<dyn SessionHost>) -> Self {
+        Self {
+            host,
+            slots: Mutex::new(HashMap::new()),
+            opening: tokio::sync::Mutex::new(()),
+            global: broadcast::channel(STREAM_BUFFER).0,
+        }
+    }
+
+    pub fn host(&self) -> &Arc<dyn SessionHost> {
+        &self.host
+    }
+
+    /// Every live session's events, for the global stream.
+    pub fn subscribe_all(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.global.subscribe()
+    }
+
+    /// The slot of `id`, made when missing (a stream may watch a session before it opens).
+    pub fn slot(&self, id: &SessionId) -> Arc<SessionSlot> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .entry(id.clone())
+            .or_insert_with(|| {
+                Arc::new(SessionSlot {
+                    id: id.clone(),
+                    frames: broadcast::channel(STREAM_BUFFER).0,
+                    state: Mutex::new(SlotState::default()),
+                })
+            })
+            .clone()
+    }
+
+    /// The slot of `id` if the server has one.
+    pub fn existing(&self, id: &SessionId) -> Option<Arc<SessionSlot>> {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Opens a new session and starts pumping its events.
+    pub async fn open_new(
+        self: &Arc<Self>,
+        request: OpenRequest,
+    ) -> Result<Arc<SessionSlot>, ApiError> {
+        let _opening = self.opening.lock().await;
+        let opened = self.host.open(request).await?;
+        Ok(self.attach(opened.handle, opened.driver))
+    }
+
+    /// The slot of stored session `id` with its engine running, resuming it when needed.
+    pub async fn ensure_open(
+        self: &Arc<Self>,
+        id: &SessionId,
+    ) -> Result<Arc<SessionSlot>, ApiError> {
+        if let Some(slot) = self.existing(id).filter(|slot| slot.is_open()) {
+            return Ok(slot);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(slot) = self.existing(id).filter(|slot| slot.is_open()) {
+            return Ok(slot);
+        }
+        let opened = self
+            .host
+            .open(OpenRequest {
+                resume: Some(id.clone()),
+                ..OpenRequest::default()
+            })
+            .await?;
+        Ok(self.attach(opened.handle, opened.driver))
+    }
+
+    fn attach(
+        self: &Arc<Self>,
+        handle: SessionHandle,
+        driver: tokio::task::JoinHandle<()>,
+    ) -> Arc<SessionSlot> {
+        let slot = self.slot(handle.id());
+        slot.lock().engine = Some(EngineLink {
+            ops: handle.op_sender(),
+            driver,
+        });
+        tokio::spawn(pump(self.clone(), slot.clone(), handle));
+        slot
+    }
+
+    /// Stops session `id`'s engine (if it runs) and forgets its slot; streams on it end.
+    pub async fn close(&self, id: &SessionId) {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        if let Some(slot) = slot {
+            slot.stop().await;
+        }
+    }
+
+    /// Stops every engine, for a server shutting down.
+    pub async fn close_all(&self) {
+        let slots: Vec<_> = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .map(|(_, slot)| slot)
+            .collect();
+        for slot in slots {
+            slot.stop().await;
+        }
+    }
+
+    /// Drops the slot of a session no one watches and no engine drives.
+    pub fn release_if_idle(&self, id: &SessionId) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get(id)
+            && slot.frames.receiver_count() == 0
+            && !slot.is_open()
+        {
+            slots.remove(id);
+        }
+    }
+}
+
+impl SessionSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.frames.subscribe()
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.lock().engine.is_some()
+    }
+
+    pub fn status(&self) -> SlotStatus {
+        let state = self.lock();
+        SlotStatus {
+            live: state.engine.is_some(),
+            running: state.running,
+            pending: state.pending.clone(),
+        }
+    }
+
+    /// Starts a turn (or a compaction); refused while one runs.
+    pub fn start_turn(&self, op: Op) -> Result<(), ApiError> {
+        let mut state = self.lock();
+        if state.running {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                crate::error::ProblemCode::TurnRunning,
+                format!("session `{}` is already running a turn", self.id),
+            )
+            .with_hint(
+                "wait for its turn_finished event, or abort it with POST /api/sessions/{id}/abort",
+            ));
+        }
+        let ops = state.engine.as_ref().map(|engine| engine.ops.clone());
+        let ops = ops.ok_or_else(|| self.closed())?;
+        ops.submit(op).map_err(|_| self.closed())?;
+        state.running = true;
+        state.turn_started = false;
+        Ok(())
+    }
+
+    /// Cancels the running turn, if any.
+    pub fn abort(&self) -> Result<(), ApiError> {
+        self.submit(Op::Cancel)
+    }
+
+    /// Answers a waiting permission request.
+    pub fn answer(
+        &self,
+        request_id: &str,
+        decision: code_mesh_protocol::PermissionDecision,
+    ) -> Result<(), ApiError> {
+        let waiting = self.lock().pending.iter().any(|event| {
+            matches!(&event.kind, EventKind::PermissionRequested { request_id: id, .. } if id == request_id)
+        });
+        if !waiting {
+            return Err(ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                crate::error::ProblemCode::PermissionRequestNotFound,
+                format!(
+                    "session `{}` has no permission request `{request_id}` waiting for an answer",
+                    self.id
+                ),
+            )
+            .with_hint(
+                "GET /api/sessions/{id} lists the requests still waiting (pending_permissions)",
+            ));
+        }
+        self.submit(Op::PermissionReply {
+            request_id: request_id.to_owned(),
+            decision,
+        })
+    }
+
+    fn submit(&self, op: Op) -> Result<(), ApiError> {
+        let ops = self.lock().engine.as_ref().map(|engine| engine.ops.clone());
+        let ops = ops.ok_or_else(|| self.closed())?;
+        ops.submit(op).map_err(|_| self.closed())
+    }
+
+    fn closed(&self) -> ApiError {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            crate::error::ProblemCode::SessionUnavailable,
+            format!("session `{}` has no engine running", self.id),
+        )
+        .with_hint("post a prompt to open it again")
+    }
+
+    async fn stop(&self) {
+        let engine = self.lock().engine.take();
+        if let Some(engine) = engine {
+            let _ = engine.ops.submit(Op::Shutdown);
+            let _ = engine.driver.await;
+        }
+    }
+
+    /// Takes in one event of the session: the API's view of it, then the streams.
+    fn record(&self, event: &Event) {
+        let mut state = self.lock();
+        match &event.kind {
+            EventKind::TurnStarted { .. } => {
+                state.running = true;
+                state.turn_started = true;
+            }
+            EventKind::TurnFinished { .. } => {
+                state.running = false;
+                state.turn_started = false;
+                state.pending.clear();
+            }
+            EventKind::ContextCompacted { .. } | EventKind::Error { .. }
+                if state.running && !state.turn_started =>
+            {
+                // A compaction, or an op the engine refused, ends without a `turn_finished`.
+                state.running = false;
+            }
+            EventKind::Warning { message }
+                if state.running
+                    && !state.turn_started
+                    && message.starts_with(code_mesh_core::NOTHING_TO_COMPACT) =>
+            {
+                state.running = false;
+            }
+            EventKind::PermissionRequested { .. } => state.pending.push(event.clone()),
+            EventKind::PermissionDecided { request_id, .. } => state.pending.retain(|pending| {
+                !matches!(&pending.kind, EventKind::PermissionRequested { request_id: id, .. } if id == request_id)
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// Reads the session's events until its driver stops, keeping the slot's state and
+/// broadcasting each event; then marks the slot closed (a later prompt resumes the session).
+async fn pump(sessions: Arc<LiveSessions>, slot: Arc<SessionSlot>, mut handle: SessionHandle) {
+    while let Some(event) = handle.next_event().await {
+        slot.record(&event);
+        let json = match serde_json::to_string(&event) {
+            Ok(json) => json,
+            Err(err) => {
+                tracing::warn!(%err, seq = event.seq, "an event could not be serialised");
+                continue;
+            }
+        };
+        let frame = Arc::new(Frame {
+            seq: event.seq,
+            session_id: event.session_id,
+            json: json.into(),
+        });
+        // No receiver is not an error: nobody watches this session right now.
+        let _ = slot.frames.send(frame.clone());
+        let _ = sessions.global.send(frame);
+    }
+    let mut state = slot.lock();
+    state.engine = None;
+    state.running = false;
+    state.turn_started = false;
+    state.pending.clear();
+    drop(state);
+    sessions.release_if_idle(&slot.id);
+}

@@ -1,0 +1,367 @@
+// The page of `code-mesh serve`: wires the session list, the conversation, the prompt box and
+// the agent tree to the HTTP API and the session's event stream.
+//
+// Stable hooks for browser tests (Playwright):
+//   #token-form, #token-input         the token form (shown without a token or after a 401)
+//   #error-banner                     one-line API errors, with the problem's hint
+//   #new-session                      creates a session and opens it
+//   #session-list li[data-session-id] one per session, newest first; `.active` is the open one
+//   #conversation                     the open session's blocks:
+//     .msg.msg-user, .msg.msg-assistant, details.thinking,
+//     .tool-block[data-call-id][data-state=running|ok|failed] with .badge and .tool-output,
+//     .diff with .diff-add / .diff-del / .diff-hunk lines,
+//     .permission-card[data-request-id] with button[data-decision=allow_once|allow_always|deny]
+//       and, once settled, .permission-decision; .notice-error / .notice-warning / .notice-info
+//   #prompt, #send, #stop              the prompt box; #stop is shown while a turn runs
+//   #turn-status                      the "working" spinner while a turn runs
+//   #usage                            tokens and cost of the open session
+//   #connection[data-state]           the stream's state: connecting | open | closed
+//   #agent-panel, #agent-tree         the agent tree, shown once the session has agents
+import { renderAgentTree } from "./agents.js";
+import { Api, ApiError, storeToken, storedToken, takeTokenFromFragment } from "./api.js";
+import { Conversation } from "./conversation.js";
+import { byId, el, formatTokens, relativeTime } from "./dom.js";
+import { SessionStream } from "./stream.js";
+const OPEN_SESSION_KEY = "code-mesh-open-session";
+const AGENT_EVENTS = new Set([
+    "agent_spawned",
+    "agent_terminated",
+    "task_created",
+    "task_started",
+    "task_completed",
+    "task_failed",
+]);
+class App {
+    api = new Api(() => storedToken());
+    conversation;
+    sessions = [];
+    currentId = null;
+    stream = null;
+    running = false;
+    /** Bumped on every open, so a slow answer for a session left meanwhile is dropped. */
+    openGeneration = 0;
+    hasAgents = false;
+    agentTimer;
+    listTimer;
+    el = {
+        tokenOverlay: byId("token-overlay"),
+        tokenForm: byId("token-form"),
+        tokenInput: byId("token-input"),
+        tokenMessage: byId("token-message"),
+        errorBanner: byId("error-banner"),
+        errorText: byId("error-text"),
+        errorClose: byId("error-close"),
+        newSession: byId("new-session"),
+        sessionList: byId("session-list"),
+        sessionTitle: byId("session-title"),
+        connection: byId("connection"),
+        usage: byId("usage"),
+        conversation: byId("conversation"),
+        emptyState: byId("empty-state"),
+        turnStatus: byId("turn-status"),
+        promptForm: byId("prompt-form"),
+        prompt: byId("prompt"),
+        send: byId("send"),
+        stop: byId("stop"),
+        agentPanel: byId("agent-panel"),
+        agentTree: byId("agent-tree"),
+    };
+    constructor() {
+        this.conversation = new Conversation(this.el.conversation, {
+            decide: (requestId, decision) => this.decide(requestId, decision),
+        });
+        this.api.onUnauthorized = () => this.askForToken("The server did not accept the token. Paste the one `code-mesh serve` printed.");
+        this.bind();
+    }
+    start() {
+        takeTokenFromFragment();
+        if (!storedToken()) {
+            this.askForToken();
+            return;
+        }
+        void this.connect();
+    }
+    async connect() {
+        this.hideTokenForm();
+        await this.loadSessions();
+        const remembered = sessionStorage.getItem(OPEN_SESSION_KEY);
+        if (remembered && !this.currentId && this.sessions.some((s) => s.id === remembered)) {
+            await this.openSession(remembered);
+        }
+    }
+    bind() {
+        this.el.tokenForm.addEventListener("submit", (event) => {
+            event.preventDefault();
+            const token = this.el.tokenInput.value.trim();
+            if (!token)
+                return;
+            storeToken(token);
+            this.el.tokenInput.value = "";
+            void this.connect();
+        });
+        this.el.errorClose.addEventListener("click", () => this.clearError());
+        this.el.newSession.addEventListener("click", () => void this.newSession());
+        this.el.promptForm.addEventListener("submit", (event) => {
+            event.preventDefault();
+            void this.send();
+        });
+        this.el.prompt.addEventListener("keydown", (event) => {
+            if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+                event.preventDefault();
+                void this.send();
+            }
+        });
+        this.el.stop.addEventListener("click", () => void this.stopTurn());
+        // Keeps "5 min ago" true without asking the server.
+        window.setInterval(() => this.renderSessions(), 60_000);
+    }
+    // --- token and errors ---
+    askForToken(message) {
+        storeToken(null);
+        this.stream?.close();
+        this.stream = null;
+        this.el.tokenMessage.textContent = message ?? "Paste the token that `code-mesh serve` printed (the part after #token=).";
+        this.el.tokenOverlay.hidden = false;
+        this.el.tokenInput.focus();
+    }
+    hideTokenForm() {
+        this.el.tokenOverlay.hidden = true;
+    }
+    showError(error) {
+        const line = error instanceof ApiError ? error.line : error instanceof Error ? error.message : String(error);
+        this.el.errorText.textContent = line;
+        this.el.errorBanner.hidden = false;
+        if (error instanceof ApiError)
+            this.el.errorBanner.dataset.code = error.code;
+    }
+    clearError() {
+        this.el.errorBanner.hidden = true;
+        this.el.errorText.textContent = "";
+        delete this.el.errorBanner.dataset.code;
+    }
+    /** Reports a failed call unless it was a 401, which the token form already answers. */
+    fail(error) {
+        if (error instanceof ApiError && error.status === 401)
+            return;
+        this.showError(error);
+    }
+    // --- sessions ---
+    async loadSessions() {
+        try {
+            const sessions = await this.api.listSessions();
+            this.sessions = [...sessions].sort((a, b) => b.updated_at - a.updated_at);
+            this.renderSessions();
+        }
+        catch (error) {
+            this.fail(error);
+        }
+    }
+    scheduleListRefresh() {
+        window.clearTimeout(this.listTimer);
+        this.listTimer = window.setTimeout(() => void this.loadSessions(), 400);
+    }
+    renderSessions() {
+        const items = this.sessions.map((session) => {
+            const li = el("li", session.id === this.currentId ? "session active" : "session");
+            li.dataset.sessionId = session.id;
+            const button = el("button", "session-open");
+            button.type = "button";
+            button.append(el("span", "session-title", session.title || "Untitled session"));
+            const meta = el("span", "session-meta");
+            meta.append(el("span", "session-model", session.model), el("span", "session-time", relativeTime(session.updated_at)));
+            button.append(meta);
+            if (session.id === this.currentId)
+                button.setAttribute("aria-current", "true");
+            button.addEventListener("click", () => void this.openSession(session.id));
+            li.append(button);
+            return li;
+        });
+        if (items.length === 0)
+            items.push(el("li", "session-none", "No sessions yet"));
+        this.el.sessionList.replaceChildren(...items);
+        const current = this.sessions.find((s) => s.id === this.currentId);
+        if (current)
+            this.el.sessionTitle.textContent = current.title || "Untitled session";
+    }
+    async newSession() {
+        try {
+            const view = await this.api.createSession();
+            this.sessions = [view.session, ...this.sessions.filter((s) => s.id !== view.session.id)];
+            await this.openSession(view.session.id);
+            return view.session.id;
+        }
+        catch (error) {
+            this.fail(error);
+            return null;
+        }
+    }
+    async openSession(id) {
+        const generation = ++this.openGeneration;
+        this.stream?.close();
+        this.stream = null;
+        this.currentId = id;
+        sessionStorage.setItem(OPEN_SESSION_KEY, id);
+        this.conversation.reset();
+        this.hasAgents = false;
+        this.el.agentPanel.hidden = true;
+        this.el.agentTree.replaceChildren();
+        this.el.emptyState.hidden = true;
+        this.el.conversation.hidden = false;
+        this.el.usage.textContent = "";
+        this.setRunning(false);
+        this.renderSessions();
+        let view;
+        try {
+            view = await this.api.getSession(id);
+        }
+        catch (error) {
+            if (generation !== this.openGeneration)
+                return;
+            this.fail(error);
+            return;
+        }
+        if (generation !== this.openGeneration)
+            return;
+        this.el.sessionTitle.textContent = view.session.title || "Untitled session";
+        this.showUsage(view.session.usage);
+        this.setRunning(view.running);
+        this.conversation.showPending(view.pending_permissions ?? []);
+        this.stream = new SessionStream((after) => this.api.streamUrl(id, after), {
+            onEvent: (event) => {
+                if (generation === this.openGeneration)
+                    this.onEvent(event);
+            },
+            onState: (state) => {
+                if (generation === this.openGeneration)
+                    this.showConnection(state);
+            },
+            onRefused: () => this.streamRefused(id, generation),
+        });
+        this.el.prompt.focus();
+    }
+    /** The server closed the stream for good: a bad token, a deleted session, or a restart. */
+    async streamRefused(id, generation) {
+        if (generation !== this.openGeneration)
+            return false;
+        try {
+            await this.api.getSession(id);
+            return generation === this.openGeneration;
+        }
+        catch (error) {
+            if (error instanceof ApiError && error.status === 0)
+                return generation === this.openGeneration;
+            this.fail(error);
+            return false;
+        }
+    }
+    onEvent(event) {
+        this.conversation.apply(event);
+        switch (event.type) {
+            case "turn_started":
+                this.setRunning(true);
+                break;
+            case "turn_finished":
+                this.setRunning(false);
+                this.scheduleListRefresh();
+                break;
+            case "message_added": {
+                const current = this.sessions.find((s) => s.id === this.currentId);
+                if (current && !current.title)
+                    this.scheduleListRefresh();
+                break;
+            }
+            case "usage_updated":
+                this.showUsage((event.session_total ?? event.usage));
+                break;
+            default:
+                if (AGENT_EVENTS.has(event.type)) {
+                    this.hasAgents = true;
+                    this.scheduleAgentRefresh();
+                }
+        }
+    }
+    showConnection(state) {
+        this.el.connection.dataset.state = state;
+        this.el.connection.textContent = state === "open" ? "live" : state === "connecting" ? "connecting…" : "disconnected";
+    }
+    showUsage(usage) {
+        if (!usage || (!usage.input_tokens && !usage.output_tokens && typeof usage.cost_usd !== "number"))
+            return;
+        const parts = [`in ${formatTokens(usage.input_tokens ?? 0)}`, `out ${formatTokens(usage.output_tokens ?? 0)}`];
+        if (usage.cache_read_tokens)
+            parts.push(`cached ${formatTokens(usage.cache_read_tokens)}`);
+        if (typeof usage.cost_usd === "number")
+            parts.push(`$${usage.cost_usd.toFixed(usage.cost_usd < 1 ? 4 : 2)}`);
+        this.el.usage.textContent = parts.join(" · ");
+    }
+    setRunning(running) {
+        this.running = running;
+        this.el.stop.hidden = !running;
+        this.el.turnStatus.hidden = !running;
+        this.el.send.disabled = running;
+    }
+    // --- agents ---
+    scheduleAgentRefresh() {
+        window.clearTimeout(this.agentTimer);
+        this.agentTimer = window.setTimeout(() => void this.loadAgents(), 300);
+    }
+    async loadAgents() {
+        const id = this.currentId;
+        if (!id || !this.hasAgents)
+            return;
+        const generation = this.openGeneration;
+        try {
+            const run = await this.api.agents(id);
+            if (generation !== this.openGeneration)
+                return;
+            const any = (run.agents?.length ?? 0) > 0 || (run.tasks?.length ?? 0) > 0;
+            this.el.agentPanel.hidden = !any;
+            renderAgentTree(this.el.agentTree, run);
+        }
+        catch (error) {
+            this.fail(error);
+        }
+    }
+    // --- prompt, stop, permissions ---
+    async send() {
+        const text = this.el.prompt.value.trim();
+        if (!text)
+            return;
+        const id = this.currentId ?? (await this.newSession());
+        if (!id)
+            return;
+        this.el.send.disabled = true;
+        try {
+            await this.api.sendMessage(id, text);
+            this.el.prompt.value = "";
+            this.clearError();
+            this.setRunning(true);
+        }
+        catch (error) {
+            this.el.send.disabled = this.running;
+            this.fail(error);
+        }
+    }
+    async stopTurn() {
+        if (!this.currentId)
+            return;
+        try {
+            await this.api.abort(this.currentId);
+        }
+        catch (error) {
+            this.fail(error);
+        }
+    }
+    async decide(requestId, decision) {
+        if (!this.currentId)
+            return;
+        try {
+            await this.api.decide(this.currentId, requestId, decision);
+        }
+        catch (error) {
+            this.fail(error);
+            throw error;
+        }
+    }
+}
+new App().start();

@@ -1,0 +1,491 @@
+// Folds a session's events into the blocks of the conversation view: user bubbles, assistant
+// text (streamed, then replaced by the finished message), thinking, tool calls with their
+// output and diffs, permission cards and notices.
+//
+// Streamed deltas are not stored, so a replayed history has only the finished messages while a
+// live turn has both: a finished message fills the blocks its deltas opened, or opens its own
+// when there were none, so the same text is never shown twice.
+import { el, formatDuration } from "./dom.js";
+import { appendInline, renderMarkdown } from "./markdown.js";
+const DECISION_LABELS = {
+    allow_once: "Allow once",
+    allow_always: "Always allow (this session)",
+    deny: "Deny",
+};
+const DECIDED_LABELS = {
+    allow_once: "Allowed once",
+    allow_always: "Always allowed in this session",
+    deny: "Denied",
+};
+const SOURCE_LABELS = {
+    policy: "by policy",
+    auto_approve: "auto-approved",
+    user: "by you",
+    no_one_to_ask: "no one to ask",
+};
+export class Conversation {
+    root;
+    hooks;
+    tools = new Map();
+    cards = new Map();
+    /** Assistant text blocks opened by deltas and not yet filled by their finished message. */
+    pendingText = [];
+    pendingThinking = [];
+    /** The blocks deltas currently append to; a tool call ends them. */
+    currentText = null;
+    currentThinking = null;
+    /** Seq of the last stored event applied, so a replay after a reconnect adds nothing twice. */
+    lastStoredSeq = 0;
+    constructor(root, hooks) {
+        this.root = root;
+        this.hooks = hooks;
+    }
+    reset() {
+        this.root.replaceChildren();
+        this.tools.clear();
+        this.cards.clear();
+        this.pendingText = [];
+        this.pendingThinking = [];
+        this.currentText = null;
+        this.currentThinking = null;
+        this.lastStoredSeq = 0;
+    }
+    apply(event) {
+        const transient = TRANSIENT.has(event.type);
+        if (!transient) {
+            if (event.seq <= this.lastStoredSeq)
+                return;
+            this.lastStoredSeq = event.seq;
+        }
+        const stick = this.nearBottom();
+        switch (event.type) {
+            case "message_added":
+                this.messageAdded(event.message);
+                break;
+            case "text_delta":
+                this.textDelta(str(event.delta));
+                break;
+            case "reasoning_delta":
+                this.reasoningDelta(str(event.delta));
+                break;
+            case "tool_call_started":
+                this.toolStarted(str(event.call_id), str(event.name), str(event.arguments));
+                break;
+            case "tool_output_delta":
+                this.toolDelta(str(event.call_id), str(event.delta));
+                break;
+            case "tool_call_finished":
+                this.toolFinished(str(event.call_id), str(event.name), str(event.output), event.is_error === true, typeof event.duration_ms === "number" ? event.duration_ms : null);
+                break;
+            case "permission_requested":
+                this.permissionRequested(event);
+                break;
+            case "permission_decided":
+                this.permissionDecided(event);
+                break;
+            case "error":
+                this.notice("error", `Error: ${str(event.message)}`, optStr(event.hint), str(event.code));
+                break;
+            case "warning":
+                this.notice("warning", str(event.message));
+                break;
+            case "provider_retry":
+                this.notice("warning", `${str(event.provider)}: ${str(event.message)} — retrying (attempt ${String(event.attempt)})`);
+                break;
+            case "provider_failover":
+                this.notice("warning", `${str(event.from)} failed (${str(event.message)}); switched to ${str(event.to)}`);
+                break;
+            case "context_compacted":
+                this.notice("info", `Context ${str(event.mode)}: ${String(event.tokens_before)} → ${String(event.tokens_after)} tokens`);
+                break;
+            case "session_forked":
+                this.notice("info", `Forked from ${str(event.parent_id)}`);
+                break;
+            case "agent_spawned": {
+                const agent = (event.agent ?? {});
+                this.notice("info", `Agent ${agent.id ?? "?"} (${agent.profile ?? agent.agent_type ?? "agent"}) started on ${agent.model ?? "?"}`);
+                break;
+            }
+            case "agent_terminated":
+                this.notice(event.succeeded === false ? "warning" : "info", `Agent ${str(event.agent)} ${event.succeeded === false ? "failed" : "finished"}`);
+                break;
+            case "task_failed":
+                this.notice("warning", `Task ${str(event.task)} failed: ${str(event.reason)}`);
+                break;
+            case "turn_finished":
+                this.endStreaming();
+                if (event.reason === "cancelled")
+                    this.notice("info", "Turn cancelled");
+                else if (event.reason === "max_turns")
+                    this.notice("warning", "The turn used all its model requests before finishing");
+                break;
+            default:
+                break;
+        }
+        if (stick)
+            this.scrollToEnd();
+    }
+    /** Shows the cards of requests still waiting for an answer (from GET /api/sessions/{id}). */
+    showPending(events) {
+        for (const event of events)
+            this.permissionRequested(event);
+        this.scrollToEnd();
+    }
+    scrollToEnd() {
+        this.root.scrollTop = this.root.scrollHeight;
+    }
+    nearBottom() {
+        return this.root.scrollHeight - this.root.scrollTop - this.root.clientHeight < 80;
+    }
+    append(node, before) {
+        if (before && before.parentElement === this.root)
+            this.root.insertBefore(node, before);
+        else
+            this.root.append(node);
+    }
+    // --- messages and streamed text ---
+    messageAdded(message) {
+        if (!message || !Array.isArray(message.parts))
+            return;
+        if (message.role === "user") {
+            this.endStreaming();
+            const text = textOf(message.parts);
+            const block = el("div", "msg msg-user");
+            block.dataset.seq = String(message.seq);
+            block.append(el("div", "bubble", text));
+            this.append(block);
+        }
+        else if (message.role === "assistant") {
+            this.assistantMessage(message);
+        }
+        else if (message.role === "tool") {
+            for (const part of message.parts) {
+                if (part.type === "tool_result") {
+                    const block = this.tools.get(part.call_id);
+                    if (!block || !block.finished)
+                        this.toolFinished(part.call_id, part.name, part.output, part.is_error === true, null);
+                }
+            }
+        }
+    }
+    assistantMessage(message) {
+        // A history without tool events (a fork's copied messages) still shows its tool calls.
+        let firstTool = null;
+        for (const part of message.parts) {
+            if (part.type !== "tool_call")
+                continue;
+            const existing = this.tools.get(part.call_id);
+            if (existing)
+                firstTool ??= existing.root;
+        }
+        const thinking = message.parts
+            .filter((part) => part.type === "reasoning")
+            .map((part) => part.text)
+            .filter((text) => text.trim() !== "")
+            .join("\n\n");
+        const [firstThinking, ...extraThinking] = this.pendingThinking;
+        if (firstThinking) {
+            if (thinking)
+                setThinkingText(firstThinking, thinking);
+            extraThinking.forEach((node) => node.remove());
+        }
+        else if (thinking) {
+            const block = thinkingBlock();
+            setThinkingText(block, thinking);
+            this.append(block, firstTool);
+        }
+        const text = textOf(message.parts);
+        const [firstText, ...extraText] = this.pendingText;
+        if (firstText) {
+            fillAssistant(firstText, text || firstText.textContent || "", message.interrupted === true);
+            extraText.forEach((node) => node.closest(".msg")?.remove());
+        }
+        else if (text.trim() !== "") {
+            const body = assistantBlock();
+            fillAssistant(body, text, message.interrupted === true);
+            this.append(body.parentElement, firstTool);
+        }
+        this.pendingText = [];
+        this.pendingThinking = [];
+        this.currentText = null;
+        this.currentThinking = null;
+        for (const part of message.parts) {
+            if (part.type === "tool_call" && !this.tools.has(part.call_id)) {
+                this.toolStarted(part.call_id, part.name, part.arguments);
+            }
+        }
+    }
+    textDelta(delta) {
+        if (!delta)
+            return;
+        if (!this.currentText) {
+            const body = assistantBlock();
+            body.classList.add("streaming");
+            this.append(body.parentElement);
+            this.currentText = body;
+            this.pendingText.push(body);
+        }
+        this.currentText.append(document.createTextNode(delta));
+    }
+    reasoningDelta(delta) {
+        if (!delta)
+            return;
+        if (!this.currentThinking) {
+            const block = thinkingBlock();
+            this.append(block);
+            this.currentThinking = block;
+            this.pendingThinking.push(block);
+        }
+        this.currentThinking.querySelector(".thinking-text")?.append(document.createTextNode(delta));
+    }
+    /** A turn's end (or a new prompt) leaves no block waiting for more deltas. */
+    endStreaming() {
+        for (const body of this.pendingText) {
+            fillAssistant(body, body.textContent ?? "", false);
+        }
+        this.pendingText = [];
+        this.pendingThinking = [];
+        this.currentText = null;
+        this.currentThinking = null;
+    }
+    // --- tools ---
+    toolStarted(callId, name, args) {
+        const existing = this.tools.get(callId);
+        if (existing)
+            return existing;
+        // Text that follows the call belongs to a new block, below it.
+        this.currentText = null;
+        this.currentThinking = null;
+        const root = el("details", "tool-block");
+        root.dataset.callId = callId;
+        root.dataset.state = "running";
+        const summary = el("summary", "tool-summary");
+        summary.append(el("span", "tool-name", name || "tool"));
+        const brief = argumentSummary(args);
+        if (brief)
+            summary.append(el("code", "tool-arg", brief));
+        const badge = el("span", "badge badge-running", "running");
+        const duration = el("span", "tool-duration");
+        summary.append(badge, duration);
+        root.append(summary);
+        const body = el("div", "tool-body");
+        const pretty = prettyArguments(args);
+        if (pretty) {
+            body.append(el("div", "tool-label", "Arguments"));
+            body.append(el("pre", "tool-args", pretty));
+        }
+        const output = el("div", "tool-output-wrap");
+        body.append(output);
+        root.append(body);
+        this.append(root);
+        const block = { root, badge, duration, output, streamed: "", finished: false };
+        this.tools.set(callId, block);
+        return block;
+    }
+    toolDelta(callId, delta) {
+        const block = this.tools.get(callId) ?? this.toolStarted(callId, "tool", "");
+        if (block.finished)
+            return;
+        block.streamed += delta;
+        let pre = block.output.querySelector("pre.tool-output");
+        if (!pre) {
+            pre = el("pre", "tool-output");
+            block.output.replaceChildren(el("div", "tool-label", "Output"), pre);
+        }
+        pre.append(document.createTextNode(delta));
+    }
+    toolFinished(callId, name, output, isError, durationMs) {
+        const block = this.tools.get(callId) ?? this.toolStarted(callId, name, "");
+        block.finished = true;
+        block.root.dataset.state = isError ? "failed" : "ok";
+        block.badge.className = `badge ${isError ? "badge-failed" : "badge-ok"}`;
+        block.badge.textContent = isError ? "failed" : "ok";
+        block.duration.textContent = durationMs === null ? "" : formatDuration(durationMs);
+        const rendered = renderOutput(output);
+        block.output.replaceChildren(el("div", "tool-label", "Output"), rendered.node);
+        if (rendered.isDiff || isError)
+            block.root.open = true;
+    }
+    // --- permissions ---
+    permissionRequested(event) {
+        const requestId = str(event.request_id);
+        if (!requestId)
+            return;
+        const existing = this.cards.get(requestId);
+        if (existing) {
+            // A pending card shown before the replay moves to where the request happened.
+            if (!existing.dataset.decided)
+                this.append(existing);
+            return;
+        }
+        const card = el("div", "permission-card");
+        card.dataset.requestId = requestId;
+        card.dataset.callId = str(event.call_id);
+        const question = el("p", "permission-question");
+        question.append("Allow ", el("code", "inline-code", str(event.tool) || "tool"));
+        const summary = str(event.summary);
+        if (summary) {
+            question.append(": ");
+            appendInline(question, summary);
+        }
+        question.append("?");
+        card.append(question);
+        if (event.kind)
+            card.dataset.kind = str(event.kind);
+        const actions = el("div", "permission-actions");
+        for (const decision of ["allow_once", "allow_always", "deny"]) {
+            const button = el("button", `btn btn-${decision === "deny" ? "danger" : decision === "allow_once" ? "primary" : "secondary"}`, DECISION_LABELS[decision]);
+            button.type = "button";
+            button.dataset.decision = decision;
+            button.addEventListener("click", () => {
+                const buttons = actions.querySelectorAll("button");
+                buttons.forEach((b) => (b.disabled = true));
+                this.hooks.decide(requestId, decision).catch(() => {
+                    buttons.forEach((b) => (b.disabled = false));
+                });
+            });
+            actions.append(button);
+        }
+        card.append(actions);
+        this.cards.set(requestId, card);
+        this.append(card);
+    }
+    permissionDecided(event) {
+        const requestId = str(event.request_id);
+        const decision = str(event.decision);
+        const source = SOURCE_LABELS[str(event.source)] ?? str(event.source);
+        const rule = optStr(event.rule);
+        const card = this.cards.get(requestId);
+        if (card) {
+            card.dataset.decided = decision;
+            card.classList.add(decision === "deny" ? "decided-deny" : "decided-allow");
+            const result = el("div", "permission-decision", `${DECIDED_LABELS[decision] ?? decision}${source ? ` (${source})` : ""}`);
+            if (rule)
+                result.title = rule;
+            card.querySelector(".permission-actions")?.replaceWith(result);
+            return;
+        }
+        // Decided by policy without asking: note it on the tool call as an audit trail.
+        const block = this.tools.get(str(event.call_id));
+        if (block && decision === "deny") {
+            block.root.querySelector(".tool-body")?.prepend(el("div", "tool-permission", `Denied ${source}${rule ? `: ${rule}` : ""}`));
+        }
+    }
+    // --- notices ---
+    notice(kind, message, hint, code) {
+        if (kind === "error") {
+            // Text after an error belongs to a new block, not to the one the error cut off.
+            this.currentText = null;
+            this.currentThinking = null;
+        }
+        const node = el("div", `notice notice-${kind}`);
+        if (code)
+            node.dataset.code = code;
+        node.append(el("span", "notice-message", message));
+        if (hint) {
+            const hintNode = el("span", "notice-hint");
+            appendInline(hintNode, hint);
+            node.append(hintNode);
+        }
+        this.append(node);
+    }
+}
+const TRANSIENT = new Set(["text_delta", "reasoning_delta", "tool_output_delta"]);
+function str(value) {
+    if (typeof value === "string")
+        return value;
+    if (value === undefined || value === null)
+        return "";
+    return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+function optStr(value) {
+    return typeof value === "string" && value !== "" ? value : undefined;
+}
+function textOf(parts) {
+    return parts
+        .filter((part) => part.type === "text")
+        .map((part) => part.text)
+        .join("");
+}
+/** Returns the body element; its parent is the block to insert. */
+function assistantBlock() {
+    const block = el("div", "msg msg-assistant");
+    const body = el("div", "md");
+    block.append(body);
+    return body;
+}
+function fillAssistant(body, text, interrupted) {
+    body.classList.remove("streaming");
+    body.replaceChildren(renderMarkdown(text));
+    if (interrupted)
+        body.append(el("div", "interrupted", "(interrupted)"));
+}
+function thinkingBlock() {
+    const block = el("details", "thinking");
+    block.append(el("summary", undefined, "Thinking"), el("div", "thinking-text"));
+    return block;
+}
+function setThinkingText(block, text) {
+    block.querySelector(".thinking-text")?.replaceChildren(document.createTextNode(text));
+}
+const SUMMARY_FIELDS = ["command", "cmd", "path", "file_path", "filePath", "pattern", "query", "url", "description", "task"];
+/** The one argument that says what a call does: a command, a path, a pattern... */
+export function argumentSummary(args) {
+    let parsed;
+    try {
+        parsed = JSON.parse(args);
+    }
+    catch {
+        return clip(args.trim(), 80);
+    }
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+        const record = parsed;
+        for (const field of SUMMARY_FIELDS) {
+            const value = record[field];
+            if (typeof value === "string" && value.trim())
+                return clip(value.trim().split("\n")[0] ?? "", 80);
+            if (Array.isArray(value) && value.every((v) => typeof v === "string"))
+                return clip(value.join(" "), 80);
+        }
+        const first = Object.values(record).find((v) => typeof v === "string");
+        return typeof first === "string" ? clip(first.split("\n")[0] ?? "", 80) : "";
+    }
+    return "";
+}
+function prettyArguments(args) {
+    if (!args.trim() || args.trim() === "{}")
+        return "";
+    try {
+        return JSON.stringify(JSON.parse(args), null, 2);
+    }
+    catch {
+        return args;
+    }
+}
+function clip(text, max) {
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+/** Tool output as text, or as a coloured diff when it holds a unified diff hunk. */
+export function renderOutput(output) {
+    const lines = output.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
+    const isDiff = lines.some((line) => line.startsWith("@@ "));
+    if (!isDiff)
+        return { node: el("pre", "tool-output", output), isDiff };
+    const diff = el("pre", "tool-output diff");
+    lines.forEach((line, index) => {
+        let cls = "diff-line";
+        const next = lines[index + 1] ?? "";
+        const prev = lines[index - 1] ?? "";
+        // A file header is the pair "--- a" / "+++ b"; a lone "---" line is a removed "--" line.
+        if (line.startsWith("@@"))
+            cls = "diff-hunk";
+        else if ((line.startsWith("--- ") && next.startsWith("+++ ")) || (line.startsWith("+++ ") && prev.startsWith("--- ")))
+            cls = "diff-file";
+        else if (line.startsWith("+"))
+            cls = "diff-add";
+        else if (line.startsWith("-"))
+            cls = "diff-del";
+        diff.append(el("span", cls, `${line}\n`));
+    });
+    return { node: diff, isDiff };
+}

@@ -1,0 +1,88 @@
+// The agent tree of a multi-agent run: agents nested under the agent that started them, each
+// with its type, model, state and the task it worked on.
+
+import { el } from "./dom.js";
+import type { AgentNode, RunAgents, TaskNode } from "./types.js";
+
+export function renderAgentTree(container: HTMLElement, run: RunAgents): void {
+  const agents = Array.isArray(run.agents) ? run.agents : [];
+  const tasks = Array.isArray(run.tasks) ? run.tasks : [];
+  const known = new Set(agents.map((agent) => agent.info.id));
+  const children = new Map<string, AgentNode[]>();
+  const roots: AgentNode[] = [];
+  for (const agent of agents) {
+    const parent = agent.info.parent;
+    // An agent whose parent is not listed is shown at the top rather than lost.
+    if (parent && known.has(parent) && parent !== agent.info.id) {
+      const siblings = children.get(parent) ?? [];
+      siblings.push(agent);
+      children.set(parent, siblings);
+    } else {
+      roots.push(agent);
+    }
+  }
+
+  const list = el("ul", "agent-list");
+  const seen = new Set<string>();
+  const build = (agent: AgentNode): HTMLLIElement => {
+    seen.add(agent.info.id);
+    const item = agentItem(agent, taskOf(agent, tasks));
+    const kids = (children.get(agent.info.id) ?? []).filter((kid) => !seen.has(kid.info.id));
+    if (kids.length > 0) {
+      const sub = el("ul", "agent-list");
+      for (const kid of kids) sub.append(build(kid));
+      item.append(sub);
+    }
+    return item;
+  };
+  for (const root of roots) list.append(build(root));
+
+  const waiting = tasks.filter((task) => task.agents.length === 0);
+  const nodes: HTMLElement[] = [list];
+  if (waiting.length > 0) {
+    nodes.push(el("div", "agent-section", "Waiting tasks"));
+    const ul = el("ul", "agent-list");
+    for (const task of waiting) {
+      const li = el("li", "agent-task-waiting");
+      li.dataset.taskId = task.info.id;
+      li.append(el("span", "agent-task", taskTitle(task)), el("span", `state state-${task.state}`, task.state));
+      ul.append(li);
+    }
+    nodes.push(ul);
+  }
+  container.replaceChildren(...nodes);
+}
+
+function agentItem(agent: AgentNode, task: TaskNode | undefined): HTMLLIElement {
+  const state = agent.succeeded === null || agent.succeeded === undefined ? "running" : agent.succeeded ? "done" : "failed";
+  const li = el("li", "agent");
+  li.dataset.agentId = agent.info.id;
+  li.dataset.state = state;
+  const head = el("div", "agent-head");
+  head.append(
+    el("span", "agent-type", agent.info.profile ?? agent.info.agent_type ?? "agent"),
+    el("span", `state state-${state}`, state),
+  );
+  li.append(head);
+  li.append(el("div", "agent-model", agent.info.model));
+  if (task) {
+    const line = el("div", "agent-task", taskTitle(task));
+    line.title = task.info.description;
+    if (task.failure) line.append(el("span", "agent-failure", ` — ${task.failure}`));
+    li.append(line);
+  }
+  return li;
+}
+
+function taskOf(agent: AgentNode, tasks: TaskNode[]): TaskNode | undefined {
+  const byAgent = tasks.find((task) => task.agents.includes(agent.info.id));
+  if (byAgent) return byAgent;
+  const id = agent.info.task;
+  return id ? tasks.find((task) => task.info.id === id) : undefined;
+}
+
+function taskTitle(task: TaskNode): string {
+  const text = task.info.title ?? task.info.description ?? task.info.id;
+  const first = text.split("\n")[0] ?? text;
+  return first.length > 90 ? `${first.slice(0, 89)}…` : first;
+}

@@ -1,0 +1,373 @@
+// The page of `code-mesh serve`: wires the session list, the conversation, the prompt box and
+// the agent tree to the HTTP API and the session's event stream.
+//
+// Stable hooks for browser tests (Playwright):
+//   #token-form, #token-input         the token form (shown without a token or after a 401)
+//   #error-banner                     one-line API errors, with the problem's hint
+//   #new-session                      creates a session and opens it
+//   #session-list li[data-session-id] one per session, newest first; `.active` is the open one
+//   #conversation                     the open session's blocks:
+//     .msg.msg-user, .msg.msg-assistant, details.thinking,
+//     .tool-block[data-call-id][data-state=running|ok|failed] with .badge and .tool-output,
+//     .diff with .diff-add / .diff-del / .diff-hunk lines,
+//     .permission-card[data-request-id] with button[data-decision=allow_once|allow_always|deny]
+//       and, once settled, .permission-decision; .notice-error / .notice-warning / .notice-info
+//   #prompt, #send, #stop              the prompt box; #stop is shown while a turn runs
+//   #turn-status                      the "working" spinner while a turn runs
+//   #usage                            tokens and cost of the open session
+//   #connection[data-state]           the stream's state: connecting | open | closed
+//   #agent-panel, #agent-tree         the agent tree, shown once the session has agents
+
+import { renderAgentTree } from "./agents.js";
+import { Api, ApiError, storeToken, storedToken, takeTokenFromFragment } from "./api.js";
+import { Conversation } from "./conversation.js";
+import { byId, el, formatTokens, relativeTime } from "./dom.js";
+import { SessionStream, type StreamState } from "./stream.js";
+import type { Decision, ServerEvent, SessionInfo, Usage } from "./types.js";
+
+const OPEN_SESSION_KEY = "code-mesh-open-session";
+const AGENT_EVENTS = new Set([
+  "agent_spawned",
+  "agent_terminated",
+  "task_created",
+  "task_started",
+  "task_completed",
+  "task_failed",
+]);
+
+class App {
+  private readonly api = new Api(() => storedToken());
+  private readonly conversation: Conversation;
+  private sessions: SessionInfo[] = [];
+  private currentId: string | null = null;
+  private stream: SessionStream | null = null;
+  private running = false;
+  /** Bumped on every open, so a slow answer for a session left meanwhile is dropped. */
+  private openGeneration = 0;
+  private hasAgents = false;
+  private agentTimer: number | undefined;
+  private listTimer: number | undefined;
+
+  private readonly el = {
+    tokenOverlay: byId<HTMLElement>("token-overlay"),
+    tokenForm: byId<HTMLFormElement>("token-form"),
+    tokenInput: byId<HTMLInputElement>("token-input"),
+    tokenMessage: byId<HTMLElement>("token-message"),
+    errorBanner: byId<HTMLElement>("error-banner"),
+    errorText: byId<HTMLElement>("error-text"),
+    errorClose: byId<HTMLButtonElement>("error-close"),
+    newSession: byId<HTMLButtonElement>("new-session"),
+    sessionList: byId<HTMLUListElement>("session-list"),
+    sessionTitle: byId<HTMLElement>("session-title"),
+    connection: byId<HTMLElement>("connection"),
+    usage: byId<HTMLElement>("usage"),
+    conversation: byId<HTMLElement>("conversation"),
+    emptyState: byId<HTMLElement>("empty-state"),
+    turnStatus: byId<HTMLElement>("turn-status"),
+    promptForm: byId<HTMLFormElement>("prompt-form"),
+    prompt: byId<HTMLTextAreaElement>("prompt"),
+    send: byId<HTMLButtonElement>("send"),
+    stop: byId<HTMLButtonElement>("stop"),
+    agentPanel: byId<HTMLElement>("agent-panel"),
+    agentTree: byId<HTMLElement>("agent-tree"),
+  };
+
+  constructor() {
+    this.conversation = new Conversation(this.el.conversation, {
+      decide: (requestId, decision) => this.decide(requestId, decision),
+    });
+    this.api.onUnauthorized = () => this.askForToken("The server did not accept the token. Paste the one `code-mesh serve` printed.");
+    this.bind();
+  }
+
+  start(): void {
+    takeTokenFromFragment();
+    if (!storedToken()) {
+      this.askForToken();
+      return;
+    }
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    this.hideTokenForm();
+    await this.loadSessions();
+    const remembered = sessionStorage.getItem(OPEN_SESSION_KEY);
+    if (remembered && !this.currentId && this.sessions.some((s) => s.id === remembered)) {
+      await this.openSession(remembered);
+    }
+  }
+
+  private bind(): void {
+    this.el.tokenForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const token = this.el.tokenInput.value.trim();
+      if (!token) return;
+      storeToken(token);
+      this.el.tokenInput.value = "";
+      void this.connect();
+    });
+    this.el.errorClose.addEventListener("click", () => this.clearError());
+    this.el.newSession.addEventListener("click", () => void this.newSession());
+    this.el.promptForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.send();
+    });
+    this.el.prompt.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        void this.send();
+      }
+    });
+    this.el.stop.addEventListener("click", () => void this.stopTurn());
+    // Keeps "5 min ago" true without asking the server.
+    window.setInterval(() => this.renderSessions(), 60_000);
+  }
+
+  // --- token and errors ---
+
+  private askForToken(message?: string): void {
+    storeToken(null);
+    this.stream?.close();
+    this.stream = null;
+    this.el.tokenMessage.textContent = message ?? "Paste the token that `code-mesh serve` printed (the part after #token=).";
+    this.el.tokenOverlay.hidden = false;
+    this.el.tokenInput.focus();
+  }
+
+  private hideTokenForm(): void {
+    this.el.tokenOverlay.hidden = true;
+  }
+
+  private showError(error: unknown): void {
+    const line = error instanceof ApiError ? error.line : error instanceof Error ? error.message : String(error);
+    this.el.errorText.textContent = line;
+    this.el.errorBanner.hidden = false;
+    if (error instanceof ApiError) this.el.errorBanner.dataset.code = error.code;
+  }
+
+  private clearError(): void {
+    this.el.errorBanner.hidden = true;
+    this.el.errorText.textContent = "";
+    delete this.el.errorBanner.dataset.code;
+  }
+
+  /** Reports a failed call unless it was a 401, which the token form already answers. */
+  private fail(error: unknown): void {
+    if (error instanceof ApiError && error.status === 401) return;
+    this.showError(error);
+  }
+
+  // --- sessions ---
+
+  private async loadSessions(): Promise<void> {
+    try {
+      const sessions = await this.api.listSessions();
+      this.sessions = [...sessions].sort((a, b) => b.updated_at - a.updated_at);
+      this.renderSessions();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private scheduleListRefresh(): void {
+    window.clearTimeout(this.listTimer);
+    this.listTimer = window.setTimeout(() => void this.loadSessions(), 400);
+  }
+
+  private renderSessions(): void {
+    const items = this.sessions.map((session) => {
+      const li = el("li", session.id === this.currentId ? "session active" : "session");
+      li.dataset.sessionId = session.id;
+      const button = el("button", "session-open");
+      button.type = "button";
+      button.append(el("span", "session-title", session.title || "Untitled session"));
+      const meta = el("span", "session-meta");
+      meta.append(el("span", "session-model", session.model), el("span", "session-time", relativeTime(session.updated_at)));
+      button.append(meta);
+      if (session.id === this.currentId) button.setAttribute("aria-current", "true");
+      button.addEventListener("click", () => void this.openSession(session.id));
+      li.append(button);
+      return li;
+    });
+    if (items.length === 0) items.push(el("li", "session-none", "No sessions yet"));
+    this.el.sessionList.replaceChildren(...items);
+    const current = this.sessions.find((s) => s.id === this.currentId);
+    if (current) this.el.sessionTitle.textContent = current.title || "Untitled session";
+  }
+
+  private async newSession(): Promise<string | null> {
+    try {
+      const view = await this.api.createSession();
+      this.sessions = [view.session, ...this.sessions.filter((s) => s.id !== view.session.id)];
+      await this.openSession(view.session.id);
+      return view.session.id;
+    } catch (error) {
+      this.fail(error);
+      return null;
+    }
+  }
+
+  private async openSession(id: string): Promise<void> {
+    const generation = ++this.openGeneration;
+    this.stream?.close();
+    this.stream = null;
+    this.currentId = id;
+    sessionStorage.setItem(OPEN_SESSION_KEY, id);
+    this.conversation.reset();
+    this.hasAgents = false;
+    this.el.agentPanel.hidden = true;
+    this.el.agentTree.replaceChildren();
+    this.el.emptyState.hidden = true;
+    this.el.conversation.hidden = false;
+    this.el.usage.textContent = "";
+    this.setRunning(false);
+    this.renderSessions();
+
+    let view;
+    try {
+      view = await this.api.getSession(id);
+    } catch (error) {
+      if (generation !== this.openGeneration) return;
+      this.fail(error);
+      return;
+    }
+    if (generation !== this.openGeneration) return;
+    this.el.sessionTitle.textContent = view.session.title || "Untitled session";
+    this.showUsage(view.session.usage);
+    this.setRunning(view.running);
+    this.conversation.showPending(view.pending_permissions ?? []);
+
+    this.stream = new SessionStream((after) => this.api.streamUrl(id, after), {
+      onEvent: (event) => {
+        if (generation === this.openGeneration) this.onEvent(event);
+      },
+      onState: (state) => {
+        if (generation === this.openGeneration) this.showConnection(state);
+      },
+      onRefused: () => this.streamRefused(id, generation),
+    });
+    this.el.prompt.focus();
+  }
+
+  /** The server closed the stream for good: a bad token, a deleted session, or a restart. */
+  private async streamRefused(id: string, generation: number): Promise<boolean> {
+    if (generation !== this.openGeneration) return false;
+    try {
+      await this.api.getSession(id);
+      return generation === this.openGeneration;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 0) return generation === this.openGeneration;
+      this.fail(error);
+      return false;
+    }
+  }
+
+  private onEvent(event: ServerEvent): void {
+    this.conversation.apply(event);
+    switch (event.type) {
+      case "turn_started":
+        this.setRunning(true);
+        break;
+      case "turn_finished":
+        this.setRunning(false);
+        this.scheduleListRefresh();
+        break;
+      case "message_added": {
+        const current = this.sessions.find((s) => s.id === this.currentId);
+        if (current && !current.title) this.scheduleListRefresh();
+        break;
+      }
+      case "usage_updated":
+        this.showUsage((event.session_total ?? event.usage) as Usage | undefined);
+        break;
+      default:
+        if (AGENT_EVENTS.has(event.type)) {
+          this.hasAgents = true;
+          this.scheduleAgentRefresh();
+        }
+    }
+  }
+
+  private showConnection(state: StreamState): void {
+    this.el.connection.dataset.state = state;
+    this.el.connection.textContent = state === "open" ? "live" : state === "connecting" ? "connecting…" : "disconnected";
+  }
+
+  private showUsage(usage: Usage | undefined): void {
+    if (!usage || (!usage.input_tokens && !usage.output_tokens && typeof usage.cost_usd !== "number")) return;
+    const parts = [`in ${formatTokens(usage.input_tokens ?? 0)}`, `out ${formatTokens(usage.output_tokens ?? 0)}`];
+    if (usage.cache_read_tokens) parts.push(`cached ${formatTokens(usage.cache_read_tokens)}`);
+    if (typeof usage.cost_usd === "number") parts.push(`$${usage.cost_usd.toFixed(usage.cost_usd < 1 ? 4 : 2)}`);
+    this.el.usage.textContent = parts.join(" · ");
+  }
+
+  private setRunning(running: boolean): void {
+    this.running = running;
+    this.el.stop.hidden = !running;
+    this.el.turnStatus.hidden = !running;
+    this.el.send.disabled = running;
+  }
+
+  // --- agents ---
+
+  private scheduleAgentRefresh(): void {
+    window.clearTimeout(this.agentTimer);
+    this.agentTimer = window.setTimeout(() => void this.loadAgents(), 300);
+  }
+
+  private async loadAgents(): Promise<void> {
+    const id = this.currentId;
+    if (!id || !this.hasAgents) return;
+    const generation = this.openGeneration;
+    try {
+      const run = await this.api.agents(id);
+      if (generation !== this.openGeneration) return;
+      const any = (run.agents?.length ?? 0) > 0 || (run.tasks?.length ?? 0) > 0;
+      this.el.agentPanel.hidden = !any;
+      renderAgentTree(this.el.agentTree, run);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  // --- prompt, stop, permissions ---
+
+  private async send(): Promise<void> {
+    const text = this.el.prompt.value.trim();
+    if (!text) return;
+    const id = this.currentId ?? (await this.newSession());
+    if (!id) return;
+    this.el.send.disabled = true;
+    try {
+      await this.api.sendMessage(id, text);
+      this.el.prompt.value = "";
+      this.clearError();
+      this.setRunning(true);
+    } catch (error) {
+      this.el.send.disabled = this.running;
+      this.fail(error);
+    }
+  }
+
+  private async stopTurn(): Promise<void> {
+    if (!this.currentId) return;
+    try {
+      await this.api.abort(this.currentId);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async decide(requestId: string, decision: Decision): Promise<void> {
+    if (!this.currentId) return;
+    try {
+      await this.api.decide(this.currentId, requestId, decision);
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
+  }
+}
+
+new App().start();
