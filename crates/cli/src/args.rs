@@ -116,6 +116,65 @@ pub enum Command {
         #[command(subcommand)]
         command: AgentsCommand,
     },
+    /// Serve the HTTP API and the web page for this workspace's sessions (127.0.0.1:4096 by
+    /// default; every API request needs the token, made and stored on the first start).
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+const SERVE_HELP: &str = "\
+The token:
+  The first start makes a random token, stores it encrypted with the API keys, and prints the
+  page's address with it once (http://127.0.0.1:4096/#token=…). Later starts reuse it;
+  `code-mesh serve --print-token` prints it, `--new-token` replaces it. `--token` (or
+  CODE_MESH_SERVER_TOKEN) uses another token for this run only.
+
+The API:
+  /openapi.json describes every route; /api/health needs no token.
+
+Security:
+  Whoever has the token can run commands in this workspace as you (as `run` would, asking
+  for permission unless --yes). Keep it on 127.0.0.1; --allow-remote listens elsewhere.";
+
+/// `code-mesh serve`: where to listen, the token, and the defaults of the sessions it opens.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The port to listen on; 0 picks a free one (the address is printed).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub port: u16,
+    /// The address to listen on: a loopback address, or any other with --allow-remote.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Allow listening on an address other machines can reach.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Require this token instead of the stored one (default: `CODE_MESH_SERVER_TOKEN`, else
+    /// the stored one).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// A web origin allowed to call the API from its pages (e.g. `http://localhost:5173`);
+    /// repeatable. None: no cross-origin calls.
+    #[arg(long = "cors-origin", value_name = "URL")]
+    pub cors_origins: Vec<String>,
+    /// Print the stored token on standard output (making one when there is none) and exit.
+    #[arg(long, conflicts_with_all = ["token", "new_token"])]
+    pub print_token: bool,
+    /// Replace the stored token with a new one (the old one stops working) before serving.
+    #[arg(long, conflicts_with = "token")]
+    pub new_token: bool,
+    /// The model of new sessions, as PROVIDER/MODEL (a request may name another).
+    #[arg(short, long, value_name = "PROVIDER/MODEL")]
+    pub model: Option<String>,
+    /// How agents work together in new sessions (default: `[agents] default_strategy`; a
+    /// request may name another).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Approve file writes and commands that would otherwise ask the API client.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Confinement of commands the agents run.
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxArg>,
 }
 
 #[derive(Debug, Subcommand)]

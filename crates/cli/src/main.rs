@@ -17,6 +17,7 @@ mod output;
 mod provider_setup;
 mod rule_saver;
 mod run;
+mod serve;
 mod sessions;
 mod setup;
 mod tui;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         Some(Command::Undo(args)) => undo::undo(&cli.global, args),
         Some(Command::Memory { command }) => memory::memory(&cli.global, command),
         Some(Command::Agents { command }) => agents::agents(&cli.global, command),
+        Some(Command::Serve(args)) => serve::serve(&cli.global, args),
         None => tui::tui(&cli.global, cli.tui),
     };
     match outcome {

@@ -8,76 +8,49 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
+use code_mesh_protocol::ModelListing;
 use code_mesh_providers::{
     Catalogue, ModelInfo, ProviderRegistry, builtin, ollama_base_url, ollama_models,
 };
 use code_mesh_tui::ModelChoice;
-use serde::Serialize;
 
 use crate::args::GlobalArgs;
 use crate::exit::{CliError, Exit};
 use crate::provider_setup::load_catalogue;
 use crate::setup::{self, Context};
 
-/// One listed model.
-#[derive(Debug, Serialize)]
-struct Row {
-    /// `provider/model`.
-    model: String,
-    provider: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    context: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_output: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    input_price: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    output_price: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_read_price: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_write_price: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tools: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    images: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning: Option<bool>,
-    /// Where the model was found: `config` (a provider's models), `catalogue`, `ollama`.
+/// One listed model, from a provider's model name and what the catalogue knows of it.
+fn listing(
+    provider: &str,
+    model: &str,
+    info: Option<&ModelInfo>,
     source: &'static str,
-    /// `default` for the default model, `fallback` for one of `providers.fallback`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
+) -> ModelListing {
+    let info = info.cloned().unwrap_or_default();
+    ModelListing {
+        model: format!("{provider}/{model}"),
+        provider: provider.to_owned(),
+        context: info.context,
+        max_output: info.max_output,
+        input_price: info.input_price,
+        output_price: info.output_price,
+        cache_read_price: info.cache_read_price,
+        cache_write_price: info.cache_write_price,
+        tools: info.tools,
+        images: info.images,
+        reasoning: info.reasoning,
+        source: source.to_owned(),
+        role: None,
+    }
 }
 
-impl Row {
-    fn new(provider: &str, model: &str, info: Option<&ModelInfo>, source: &'static str) -> Row {
-        let info = info.cloned().unwrap_or_default();
-        Row {
-            model: format!("{provider}/{model}"),
-            provider: provider.to_owned(),
-            context: info.context,
-            max_output: info.max_output,
-            input_price: info.input_price,
-            output_price: info.output_price,
-            cache_read_price: info.cache_read_price,
-            cache_write_price: info.cache_write_price,
-            tools: info.tools,
-            images: info.images,
-            reasoning: info.reasoning,
-            source,
-            role: None,
-        }
-    }
-
-    fn into_choice(self) -> ModelChoice {
-        ModelChoice {
-            name: self.model,
-            context_window: self.context,
-            input_price: self.input_price,
-            output_price: self.output_price,
-            local: false,
-        }
+fn into_choice(row: ModelListing) -> ModelChoice {
+    ModelChoice {
+        name: row.model,
+        context_window: row.context,
+        input_price: row.input_price,
+        output_price: row.output_price,
+        local: false,
     }
 }
 
@@ -108,13 +81,13 @@ pub fn models(global: &GlobalArgs, json: bool, all: bool) -> Result<ExitCode, Cl
 fn provider_rows(
     context: &Context,
     all: bool,
-) -> Result<(ProviderRegistry, Catalogue, BTreeMap<String, Row>), CliError> {
+) -> Result<(ProviderRegistry, Catalogue, BTreeMap<String, ModelListing>), CliError> {
     let config = &context.loaded.config.providers;
     let mut registry = ProviderRegistry::new(|name: &str| context.env_var(name), config);
     crate::auth::fill_stored_keys(context, &mut registry);
     let catalogue = load_catalogue(context)?;
-    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
-    let mut add = |row: Row| {
+    let mut rows: BTreeMap<String, ModelListing> = BTreeMap::new();
+    let mut add = |row: ModelListing| {
         rows.entry(row.model.clone()).or_insert(row);
     };
 
@@ -126,7 +99,7 @@ fn provider_rows(
         }
         for model in &provider.models {
             let info = catalogue.get(&provider.name, model);
-            add(Row::new(&provider.name, model, info, "config"));
+            add(listing(&provider.name, model, info, "config"));
         }
         // A built-in provider's catalogue models are its vendor's: listed only with its key,
         // not for a local server standing in for it (`OPENAI_BASE_URL` without a key).
@@ -135,7 +108,7 @@ fn provider_rows(
             let prefix = format!("{}/", provider.name);
             for (key, info) in catalogue.iter() {
                 if let Some(model) = key.strip_prefix(&prefix) {
-                    add(Row::new(&provider.name, model, Some(info), "catalogue"));
+                    add(listing(&provider.name, model, Some(info), "catalogue"));
                 }
             }
         }
@@ -147,7 +120,7 @@ fn provider_rows(
 /// can use. Local servers' models come later, from [`local_model_choices`].
 pub(crate) fn model_choices(context: &Context) -> Result<Vec<ModelChoice>, CliError> {
     let (_, _, rows) = provider_rows(context, false)?;
-    Ok(rows.into_values().map(Row::into_choice).collect())
+    Ok(rows.into_values().map(into_choice).collect())
 }
 
 /// The models a local Ollama at `base_url` has; none when it does not answer.
@@ -170,10 +143,15 @@ pub(crate) async fn local_model_choices(base_url: String) -> Vec<ModelChoice> {
     }
 }
 
-async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, CliError> {
+/// What `code-mesh models --json` lists (without `--all`): the API's `/api/models`.
+pub(crate) async fn listings(context: &Context) -> Result<Vec<ModelListing>, CliError> {
+    collect(context, false, true).await
+}
+
+async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<ModelListing>, CliError> {
     let config = &context.loaded.config.providers;
     let (registry, catalogue, mut rows) = provider_rows(context, all)?;
-    let mut add = |row: Row| {
+    let mut add = |row: ModelListing| {
         rows.entry(row.model.clone()).or_insert(row);
     };
 
@@ -185,7 +163,7 @@ async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, 
                 if let Some(context) = model.context_length {
                     info.get_or_insert_with(ModelInfo::default).context = Some(context);
                 }
-                add(Row::new("ollama", &model.name, info.as_ref(), "ollama"));
+                add(listing("ollama", &model.name, info.as_ref(), "ollama"));
             }
         }
         Err(error) => {
@@ -199,7 +177,7 @@ async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, 
     if all {
         for (key, info) in catalogue.iter() {
             let (provider, model) = key.split_once('/').unwrap_or(("", key));
-            add(Row::new(provider, model, Some(info), "catalogue"));
+            add(listing(provider, model, Some(info), "catalogue"));
         }
     }
 
@@ -211,13 +189,13 @@ async fn collect(context: &Context, all: bool, quiet: bool) -> Result<Vec<Row>, 
             .map(|name| (name.as_str(), "fallback")),
     ) {
         if let Some(row) = rows.get_mut(name).filter(|row| row.role.is_none()) {
-            row.role = Some(role);
+            row.role = Some(role.to_owned());
         }
     }
     Ok(rows.into_values().collect())
 }
 
-fn print_table(rows: &[Row]) {
+fn print_table(rows: &[ModelListing]) {
     let header = [
         "MODEL",
         "CONTEXT",
@@ -231,7 +209,7 @@ fn print_table(rows: &[Row]) {
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|row| {
-            let name = match row.role {
+            let name = match &row.role {
                 Some(role) => format!("{} ({role})", row.model),
                 None => row.model.clone(),
             };

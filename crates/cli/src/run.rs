@@ -223,23 +223,69 @@ pub struct OpenedSession {
     pub store: Arc<dyn Store>,
 }
 
+/// Which session to open and how, beyond what the context's configuration says.
+#[derive(Clone, Debug, Default)]
+pub struct SessionRequest {
+    /// Resume this session.
+    pub session: Option<SessionId>,
+    /// Continue the latest session of the working directory (when `session` is `None`).
+    pub continue_last: bool,
+    /// An explicit `provider/model`: wins over a resumed session's own and the configured one.
+    pub model: Option<String>,
+    /// `None`: `[agents] default_strategy`.
+    pub strategy: Option<Strategy>,
+    /// Candidates a swarm tries (`None`: `[agents] swarm_size`).
+    pub agents: Option<u32>,
+    /// Approve file writes and commands that would otherwise ask.
+    pub auto_approve: bool,
+}
+
+impl SessionRequest {
+    /// What `run`'s arguments ask for (their `--strategy` is already in the context's config).
+    pub fn from_run_args(args: &RunArgs) -> Self {
+        SessionRequest {
+            session: args.session.clone().map(SessionId),
+            continue_last: args.continue_last,
+            model: args.model.clone(),
+            strategy: None,
+            agents: args.agents,
+            auto_approve: args.yes,
+        }
+    }
+}
+
+/// The database sessions, memory and cached answers are kept in.
+pub fn open_store(context: &Context) -> Result<SqliteStore, CliError> {
+    Ok(SqliteStore::open(context.paths.database_file())?)
+}
+
 /// Opens the session `args` ask for (new, `--session ID` or `-c`) with the configured
 /// strategy, model, tools, hooks and permissions; `run` and the terminal UI share it.
 pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSession, CliError> {
+    let sqlite = open_store(context)?;
+    open_session_with(context, &sqlite, &SessionRequest::from_run_args(args)).await
+}
+
+/// Opens the session `request` asks for in `sqlite` (which `serve` opens once for all its
+/// sessions), wired as [`open_session`] wires it.
+pub async fn open_session_with(
+    context: &Context,
+    sqlite: &SqliteStore,
+    request: &SessionRequest,
+) -> Result<OpenedSession, CliError> {
     let config = &context.loaded.config;
-    let strategy = config.agents.default_strategy;
+    let strategy = request.strategy.unwrap_or(config.agents.default_strategy);
     // The single agent is the `coder` profile (built-in, or as config and agent files set it).
     let profiles = crate::agents::load_profiles(context)?;
     let profile = crate::agents::find_profile(&profiles, AGENT)?.clone();
-    let sqlite = SqliteStore::open(context.paths.database_file())?;
     let response_cache: Arc<dyn ResponseCache> = Arc::new(sqlite.clone());
     // The store also keeps the long-lived memory the `remember`/`recall` tools and the system
     // prompt use.
     let memory: Arc<dyn MemoryBank> = Arc::new(sqlite.clone());
-    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let cwd_text = context.cwd.display().to_string();
-    let (start, session_model) = if let Some(id) = &args.session {
-        let id = SessionId(id.clone());
+    let (start, session_model) = if let Some(id) = &request.session {
+        let id = id.clone();
         let info = store.session(&id).await?.ok_or_else(|| {
             CliError::usage(
                 format!("no session `{id}`"),
@@ -247,7 +293,7 @@ pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSes
             )
         })?;
         (SessionStart::Resume(id), Some(info.model))
-    } else if args.continue_last {
+    } else if request.continue_last {
         let info = store.latest_session(&cwd_text).await?.ok_or_else(|| {
             CliError::usage(
                 format!("no earlier session in `{cwd_text}` to continue"),
@@ -260,7 +306,7 @@ pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSes
     };
 
     // An explicit --model wins; a continued session keeps its model; else the config's.
-    let model_choice = args
+    let model_choice = request
         .model
         .clone()
         .or(session_model.filter(|m| !m.is_empty()));
@@ -278,7 +324,7 @@ pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSes
         max_turns: config.agents.max_turns,
         temperature: config.providers.temperature,
         max_tokens: config.providers.max_tokens,
-        auto_approve: args.yes,
+        auto_approve: request.auto_approve,
         limits: ToolLimits {
             shell_timeout_ms: config.tools.bash_timeout.as_millis(),
             max_output_bytes: config.tools.max_output_bytes,
@@ -334,7 +380,7 @@ pub async fn open_session(context: &Context, args: &RunArgs) -> Result<OpenedSes
             Some(response_cache),
             crate::orchestrated::RunRequest {
                 strategy,
-                agents: args.agents,
+                agents: request.agents,
             },
         )
         .await?

@@ -5,6 +5,8 @@
 //! `Debug` and `Display` are redacted and whose memory is wiped on drop, so they do not end
 //! up in logs or error messages by accident.
 //!
+//! `code-mesh serve`'s API token is kept in the same store, under [`SERVER_TOKEN`].
+//!
 //! [`CredentialStore`] reads and writes the provider → key map through a [`KeyBackend`]. One
 //! backend exists: [`EncryptedFile`], an XChaCha20-Poly1305 file whose random data key sits
 //! in a separate file, both mode 0600. An OS keyring (Secret Service, macOS Keychain, Windows
@@ -15,6 +17,7 @@
 mod encrypted_file;
 mod error;
 mod secret;
+mod server_token;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,6 +25,7 @@ use std::path::Path;
 pub use encrypted_file::{CREDENTIALS_FILE, EncryptedFile, KEY_FILE};
 pub use error::CredentialError;
 pub use secret::Secret;
+pub use server_token::{SERVER_TOKEN, ServerToken, random_token};
 
 /// Where the provider → key map is kept. Implementations load and save the whole map: small,
 /// and what both an encrypted file and a single keyring item can do atomically.
@@ -70,9 +74,11 @@ impl CredentialStore {
         self.backend.location()
     }
 
-    /// Every stored key, by provider.
+    /// Every stored provider key, by provider (not the server token kept beside them).
     pub fn list(&self) -> Result<BTreeMap<String, Secret>, CredentialError> {
-        self.backend.load()
+        let mut keys = self.backend.load()?;
+        keys.remove(SERVER_TOKEN);
+        Ok(keys)
     }
 
     /// The key stored for `provider`.

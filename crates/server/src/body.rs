@@ -22,7 +22,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match read_json(req, state).await? {
+        match read_json(req, state, false).await? {
             Some(value) => Ok(JsonBody(value)),
             None => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -43,13 +43,17 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         Ok(OptionalJsonBody(
-            read_json(req, state).await?.unwrap_or_default(),
+            read_json(req, state, true).await?.unwrap_or_default(),
         ))
     }
 }
 
-/// The body as `T`; `None` when it is empty.
-async fn read_json<S, T>(req: Request, state: &S) -> Result<Option<T>, ApiError>
+/// The body as `T`; `None` when it is empty, or JSON `null` and `null_is_absent`.
+async fn read_json<S, T>(
+    req: Request,
+    state: &S,
+    null_is_absent: bool,
+) -> Result<Option<T>, ApiError>
 where
     S: Send + Sync,
     T: DeserializeOwned,
@@ -77,19 +81,30 @@ where
         )
         .with_hint("set `Content-Type: application/json`"));
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|err| {
-        let status = if err.is_data() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::BAD_REQUEST
-        };
+    let not_taken = |status: StatusCode, detail: String| {
         ApiError::new(
             status,
             ProblemCode::InvalidJson,
-            format!("the request body is not what this route takes: {err}"),
+            format!("the request body is not what this route takes: {detail}"),
         )
         .with_hint("GET /openapi.json describes every route's body")
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|err| not_taken(StatusCode::BAD_REQUEST, err.to_string()))?;
+    if value.is_null() && null_is_absent {
+        return Ok(None);
+    }
+    // Serde reads a struct from an array of its fields too (`[null, null]`); every body of
+    // this API is an object.
+    if !value.is_object() {
+        return Err(not_taken(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "it must be a JSON object".to_owned(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|err| not_taken(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()))
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {

@@ -22,6 +22,8 @@ mod pipeline;
 mod project_tools;
 mod reliability;
 mod responses;
+mod serve;
+mod serve_browser;
 mod sessions;
 mod swarm;
 mod task;

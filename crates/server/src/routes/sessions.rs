@@ -50,6 +50,8 @@ pub struct CreateSession {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
+    /// The prompt; blank text is refused.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub text: String,
 }
 
@@ -80,6 +82,7 @@ pub struct Accepted {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// At most this many sessions (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -89,6 +92,7 @@ pub struct EventsQuery {
     /// Only events with a larger `seq` (default 0: from the start).
     pub after: Option<u64>,
     /// At most this many events (1 to 5000, default 1000).
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<usize>,
 }
 

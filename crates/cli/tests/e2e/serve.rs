@@ -1,0 +1,437 @@
+//! `code-mesh serve`: the real binary on a free port, driven over HTTP.
+
+use std::io::Read;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use code_mesh_testkit::Turn;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// A running `code-mesh serve --port 0`, its stderr collected; stopped with SIGTERM on drop.
+struct Served {
+    child: Option<Child>,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    base: String,
+}
+
+impl Served {
+    fn start(project: &Project, base_url: Option<&str>, args: &[&str]) -> Served {
+        let mut child = project
+            .command(base_url)
+            .args(["serve", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            let text = stderr.lock().unwrap().clone();
+            // The line after it says how to open the page: wait for the whole startup.
+            if text.contains("openapi.json")
+                && let Some(line) = text.lines().find(|l| l.starts_with("listening on "))
+            {
+                break line.trim_start_matches("listening on ").to_owned();
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("serve exited with {status} before listening:\n{text}");
+            }
+            assert!(Instant::now() < deadline, "serve never listened:\n{text}");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Served {
+            child: Some(child),
+            stderr,
+            reader: Some(reader),
+            base,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and returns the exit code and the whole stderr.
+    fn stop(mut self) -> (Option<i32>, String) {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> (Option<i32>, String) {
+        let Some(mut child) = self.child.take() else {
+            return (None, self.stderr());
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        (status.code(), self.stderr())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The token of a `#token=` address in `stderr`.
+fn printed_token(stderr: &str) -> Option<String> {
+    let start = stderr.find("#token=")? + "#token=".len();
+    let token: String = stderr[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    Some(token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_made_on_the_first_start_and_only_then_printed() {
+    let project = Project::new();
+    let first = Served::start(&project, None, &[]);
+    let base = first.base.clone();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert!(!base.ends_with(":0"), "the real port is printed: {base}");
+    let stderr = first.stderr();
+    let token = printed_token(&stderr).unwrap_or_else(|| panic!("no token printed:\n{stderr}"));
+    assert_eq!(token.len(), 64, "{stderr}");
+    assert!(
+        stderr.contains(&format!("open {base}/#token={token}")),
+        "{stderr}"
+    );
+
+    let http = client();
+    let refused = http.get(first.url("/api/sessions")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "unauthorized", "{problem}");
+    let wrong = http
+        .get(first.url("/api/sessions"))
+        .bearer_auth("0".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let listed = http
+        .get(first.url("/api/sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    assert_eq!(listed.json::<Value>().await.unwrap(), json!([]));
+
+    let (code, stderr) = first.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+
+    // The second start reuses the stored token and does not print it.
+    let second = Served::start(&project, None, &[]);
+    let stderr = second.stderr();
+    assert!(!stderr.contains(&token), "{stderr}");
+    assert!(printed_token(&stderr).is_none(), "{stderr}");
+    assert!(stderr.contains("--print-token"), "{stderr}");
+    let listed = http
+        .get(second.url("/api/sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    drop(second);
+
+    let printed = project
+        .command(None)
+        .args(["serve", "--print-token"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), token);
+    // Nor do provider key listings show it.
+    let listed = project
+        .command(None)
+        .args(["auth", "list"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("code-mesh-serve"));
+}
+
+#[tokio::test]
+async fn a_given_token_replaces_the_stored_one_for_that_run() {
+    let project = Project::new();
+    let token = "given-token-0123456789";
+    let served = Served::start(&project, None, &["--token", token]);
+    assert!(
+        printed_token(&served.stderr()).is_none(),
+        "{}",
+        served.stderr()
+    );
+    let http = client();
+    let listed = http
+        .get(served.url("/api/sessions"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+
+    let short = project
+        .command(None)
+        .args(["serve", "--port", "0", "--token", "short"])
+        .output()
+        .unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("shorter than 16"));
+}
+
+#[test]
+fn a_host_other_machines_can_reach_needs_allow_remote() {
+    let project = Project::new();
+    let outcome = Outcome::from(
+        project
+            .command(None)
+            .args(["serve", "--port", "0", "--host", "0.0.0.0"])
+            .output()
+            .unwrap(),
+    );
+    outcome.assert_code(2);
+    assert!(
+        outcome.stderr.contains("refusing to listen on 0.0.0.0"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("--allow-remote"),
+        "{}",
+        outcome.stderr
+    );
+    // Nothing was stored: the refusal comes before the token.
+    assert!(!exists(
+        &project.code_mesh_home().join("data/credentials.enc")
+    ));
+}
+
+#[tokio::test]
+async fn allow_remote_listens_elsewhere_with_a_warning() {
+    let project = Project::new();
+    let served = Served::start(&project, None, &["--host", "0.0.0.0", "--allow-remote"]);
+    let stderr = served.stderr();
+    assert!(stderr.contains("warning: listening on 0.0.0.0"), "{stderr}");
+    assert!(stderr.contains("run commands"), "{stderr}");
+    let port = served.base.rsplit(':').next().unwrap().to_owned();
+    let health = client()
+        .get(format!("http://127.0.0.1:{port}/api/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn the_config_is_shown_with_its_secrets_masked() {
+    let project = Project::new();
+    project.write(
+        "code-mesh.toml",
+        r#"
+[providers.acme]
+base_url = "https://bob:hunter2canary@acme.example/v1"
+api_key_env = "ACME_API_KEY"
+models = ["m1"]
+headers = { "x-api-key" = "sk-headercanary-123", "X-Title" = "my-app" }
+"#,
+    );
+    let served = Served::start(&project, None, &["--token", "config-token-0123456789"]);
+    let response = client()
+        .get(served.url("/api/config"))
+        .bearer_auth("config-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("canary"), "{text}");
+    let config: Value = serde_json::from_str(&text).unwrap();
+    let acme = &config["providers"]["acme"];
+    assert_eq!(
+        acme["base_url"], "https://********@acme.example/v1",
+        "{config}"
+    );
+    assert_eq!(acme["headers"]["x-api-key"], "********", "{config}");
+    assert_eq!(acme["headers"]["X-Title"], "my-app", "{config}");
+    assert_eq!(acme["api_key_env"], "ACME_API_KEY", "{config}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_goes_round_trip_over_the_api() {
+    let project = Project::new();
+    let server = serve(vec![
+        Turn::reply("Hello from the scripted model").expect_last_user_contains("say hello"),
+    ]);
+    let token = "round-trip-token-0123456789";
+    let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
+    let http = client();
+
+    let created = http
+        .post(served.url("/api/sessions"))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", served.stderr());
+    let view: Value = created.json().await.unwrap();
+    let id = view["session"]["id"].as_str().unwrap().to_owned();
+
+    let accepted = http
+        .post(served.url(&format!("/api/sessions/{id}/messages")))
+        .bearer_auth(token)
+        .json(&json!({"text": "say hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+
+    // The stream replays from the start, so the turn cannot finish before it is read.
+    let mut stream = http
+        .get(served.url(&format!("/api/sessions/{id}/stream?after=0")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut seen = String::new();
+    let mut events: Vec<Value> = Vec::new();
+    'read: while let Some(chunk) = stream.chunk().await.unwrap() {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = seen.find("\n\n") {
+            let message: String = seen.drain(..end + 2).collect();
+            for line in message.lines() {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    let event: Value = serde_json::from_str(data).unwrap();
+                    let finished = event["type"] == "turn_finished";
+                    events.push(event);
+                    if finished {
+                        break 'read;
+                    }
+                }
+            }
+        }
+    }
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds.last(), Some(&"turn_finished"), "{kinds:?}");
+    assert_eq!(events.last().unwrap()["reason"], "completed", "{events:?}");
+    assert!(kinds.contains(&"text_delta"), "{kinds:?}");
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    drop(stream);
+
+    let messages: Value = http
+        .get(served.url(&format!("/api/sessions/{id}/messages")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reply = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .unwrap_or_else(|| panic!("no assistant message: {messages}"));
+    assert!(
+        reply.to_string().contains("Hello from the scripted model"),
+        "{reply}"
+    );
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_verified(&server);
+}
+
+#[tokio::test]
+async fn sessions_that_cannot_open_say_why() {
+    let project = Project::new();
+    let token = "open-errors-token-0123456789";
+    // No provider key anywhere, and no Ollama (the harness points it at a closed port).
+    let served = Served::start(&project, None, &["--token", token]);
+    let http = client();
+    let open = |body: Value| {
+        http.post(served.url("/api/sessions"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+
+    let missing_key = open(json!({"model": "openai/gpt-5-mini"})).await.unwrap();
+    assert_eq!(missing_key.status(), 503);
+    let problem: Value = missing_key.json().await.unwrap();
+    assert_eq!(problem["code"], "session_unavailable", "{problem}");
+    assert!(
+        problem["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("code-mesh auth login openai"),
+        "{problem}"
+    );
+
+    let unknown = open(json!({"model": "nosuchprovider/model"}))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    let problem: Value = unknown.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nosuchprovider"),
+        "{problem}"
+    );
+
+    let nothing_configured = open(json!({})).await.unwrap();
+    assert_eq!(nothing_configured.status(), 503);
+}
