@@ -53,7 +53,13 @@ pub(crate) async fn require_token(
 
 /// The routes a browser opens without being able to set headers.
 fn is_stream(path: &str) -> bool {
-    path == "/api/events" || path.ends_with("/stream") || path.ends_with("/ws")
+    if path == "/api/events" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix("/api/sessions/") else {
+        return false;
+    };
+    matches!(rest.split_once('/'), Some((id, "stream" | "ws")) if !id.is_empty())
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
@@ -159,6 +165,9 @@ mod tests {
         assert!(is_stream("/api/sessions/ses_1/stream"));
         assert!(is_stream("/api/sessions/ses_1/ws"));
         assert!(!is_stream("/api/sessions/ses_1/messages"));
+        assert!(!is_stream("/api/stream"));
+        assert!(!is_stream("/api/sessions/ses_1/x/stream"));
+        assert!(!is_stream("/api/sessions//ws"));
     }
 
     #[test]

@@ -28,8 +28,9 @@ testkit_pid=""
 serve_pid=""
 cleanup() {
   local status=$?
-  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
-  [ -n "$testkit_pid" ] && kill "$testkit_pid" 2>/dev/null && wait "$testkit_pid" 2>/dev/null
+  # Killed servers exit with 143; that is not this script's outcome.
+  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
+  if [ -n "$testkit_pid" ]; then kill "$testkit_pid" 2>/dev/null || true; wait "$testkit_pid" 2>/dev/null || true; fi
   if [ -n "${REPORT_DIR:-}" ]; then
     mkdir -p "$REPORT_DIR" && cp "$work"/*.log "$REPORT_DIR"/ 2>/dev/null || true
   fi

@@ -43,6 +43,7 @@ pub struct CreateSession {
     /// `single`, `hierarchical`, `pipeline`, `mesh` or `swarm`; the configured one when left
     /// out.
     #[serde(default)]
+    #[schema(pattern = "^(single|hierarchical|pipeline|mesh|swarm)$")]
     pub strategy: Option<String>,
 }
 

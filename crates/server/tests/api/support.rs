@@ -9,17 +9,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use code_mesh_core::{
-    ContextState, NewSession, RecordedEvent, SandboxPolicy, Session, SessionConfig, SessionStart,
-    Store, StoreError, ToolLimits,
+    NewSession, RecordedEvent, SandboxPolicy, Session, SessionConfig, SessionStart, Store,
+    StoreError, ToolLimits,
 };
 use code_mesh_protocol::config::Strategy;
 use code_mesh_protocol::{
-    Event, EventKind, Message, ModelListing, SandboxMode, SessionId, SessionInfo,
+    ContextState, Event, EventKind, Message, ModelListing, SandboxMode, SessionId, SessionInfo,
 };
 use code_mesh_providers::{OpenAiChatProvider, ProviderSettings};
 use code_mesh_server::{HostError, HostErrorKind, OpenRequest, OpenedSession, SessionHost};
 use code_mesh_store::SqliteStore;
-use code_mesh_testkit::{Script, ScriptedServer};
+pub use code_mesh_testkit::{Script, ScriptedServer, Turn};
 use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -52,17 +52,18 @@ impl SessionHost for TestHost {
             )
             .with_hint(format!("use {MODEL}")));
         }
-        if request.strategy.is_some_and(|strategy| strategy != Strategy::Single) {
+        if request
+            .strategy
+            .is_some_and(|strategy| strategy != Strategy::Single)
+        {
             return Err(HostError::new(
                 HostErrorKind::BadRequest,
                 "the test host runs the single agent only",
             ));
         }
-        let provider = OpenAiChatProvider::new(ProviderSettings::new(
-            "openai",
-            self.model_base_url.clone(),
-        ))
-        .map_err(|err| host_error(HostErrorKind::Unavailable)(err.to_string()))?;
+        let provider =
+            OpenAiChatProvider::new(ProviderSettings::new("openai", self.model_base_url.clone()))
+                .map_err(|err| host_error(HostErrorKind::Unavailable)(err.to_string()))?;
         let tools = code_mesh_tools::builtin_tools_with(&code_mesh_tools::ToolSettings {
             cwd: Some(self.workspace.clone()),
             ..code_mesh_tools::ToolSettings::default()
@@ -358,7 +359,10 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.request(reqwest::Method::GET, path).send().await.unwrap()
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -393,7 +397,10 @@ impl TestServer {
     /// Posts a prompt, which must be accepted.
     pub async fn prompt(&self, id: &str, text: &str) {
         let response = self
-            .post(&format!("/api/sessions/{id}/messages"), json!({"text": text}))
+            .post(
+                &format!("/api/sessions/{id}/messages"),
+                json!({"text": text}),
+            )
             .await;
         assert_eq!(response.status(), StatusCode::ACCEPTED, "POST a prompt");
     }
@@ -430,7 +437,10 @@ pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> Va
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert_eq!(content_type, "application/problem+json", "content type of {url}");
+    assert_eq!(
+        content_type, "application/problem+json",
+        "content type of {url}"
+    );
     let body: Value = response.json().await.unwrap();
     assert_problem(&body, status, code);
     body
@@ -440,9 +450,15 @@ pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> Va
 pub fn assert_problem(body: &Value, status: u16, code: &str) {
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status, "{body}");
-    assert_eq!(body["type"], format!("urn:code-mesh:problem:{code}"), "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:code-mesh:problem:{code}"),
+        "{body}"
+    );
     assert!(
-        body["detail"].as_str().is_some_and(|detail| !detail.is_empty()),
+        body["detail"]
+            .as_str()
+            .is_some_and(|detail| !detail.is_empty()),
         "{body}"
     );
     assert!(body["title"].is_string(), "{body}");
@@ -464,7 +480,7 @@ impl SseMessage {
     }
 }
 
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>>;
 
 /// Reads an event stream a message at a time; comments (keep-alives) are skipped.
 pub struct SseReader {
@@ -528,7 +544,11 @@ impl SseReader {
         assert_eq!(message.event, None, "{message:?}");
         let event = message.json();
         let id = message.id.as_deref().expect("an event without an id");
-        assert_eq!(id, event["seq"].to_string(), "the SSE id is the event's seq");
+        assert_eq!(
+            id,
+            event["seq"].to_string(),
+            "the SSE id is the event's seq"
+        );
         event
     }
 
@@ -549,7 +569,10 @@ impl SseReader {
 /// Where the first message of `buffer` ends: the offset of its blank line and that line
 /// break's length.
 fn find_blank_line(buffer: &[u8]) -> Option<(usize, usize)> {
-    let lf = buffer.windows(2).position(|pair| pair == b"\n\n").map(|at| (at, 2));
+    let lf = buffer
+        .windows(2)
+        .position(|pair| pair == b"\n\n")
+        .map(|at| (at, 2));
     let crlf = buffer
         .windows(4)
         .position(|quad| quad == b"\r\n\r\n")

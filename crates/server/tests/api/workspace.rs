@@ -1,0 +1,84 @@
+//! A session of another workspace in the same store is out of the server's reach.
+
+use code_mesh_core::{NewSession, Store};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{MODEL, Script, TOKEN, TestServer, problem};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_workspaces_session_is_not_found_on_every_route() {
+    let server = TestServer::start(Script::new()).await;
+    let mine = server.create_session().await;
+    let other = server
+        .store
+        .create_session(NewSession {
+            cwd: "/elsewhere".into(),
+            workspace: "/elsewhere".into(),
+            model: MODEL.into(),
+            parent_id: None,
+            agent: None,
+        })
+        .await
+        .unwrap();
+    let other = other.id.0;
+
+    let listed = server.get_json("/api/sessions").await;
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|info| info["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine.as_str()]);
+
+    let routes: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, format!("/api/sessions/{other}"), None),
+        (Method::DELETE, format!("/api/sessions/{other}"), None),
+        (
+            Method::POST,
+            format!("/api/sessions/{other}/fork"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("/api/sessions/{other}/messages"), None),
+        (
+            Method::POST,
+            format!("/api/sessions/{other}/messages"),
+            Some(json!({"text": "hi"})),
+        ),
+        (Method::GET, format!("/api/sessions/{other}/events"), None),
+        (Method::GET, format!("/api/sessions/{other}/stream"), None),
+        (Method::GET, format!("/api/sessions/{other}/ws"), None),
+        (Method::POST, format!("/api/sessions/{other}/abort"), None),
+        (
+            Method::POST,
+            format!("/api/sessions/{other}/permissions/req_1"),
+            Some(json!({"decision": "deny"})),
+        ),
+        (Method::GET, format!("/api/sessions/{other}/agents"), None),
+    ];
+    for (method, path, body) in routes {
+        let mut request = server.request(method, &path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        problem(request.send().await.unwrap(), 404, "session_not_found").await;
+    }
+    let ws = server.ws_url(&format!("/api/sessions/{other}/ws?token={TOKEN}"));
+    match tokio_tungstenite::connect_async(ws).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 404);
+        }
+        other => panic!("the handshake was not refused: {other:?}"),
+    }
+
+    // Still there, untouched: nothing was deleted, opened or prompted.
+    let stored = server
+        .store
+        .session(&code_mesh_protocol::SessionId(other.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.last_event_seq, 0);
+    assert_eq!(server.model_server.requests().len(), 0);
+}
