@@ -31,6 +31,11 @@ const MIN_TOKEN_CHARS: usize = 16;
 /// How long open requests get to finish after Ctrl-C or SIGTERM before the server exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// A session's engine stops after this long with nothing to do and nobody watching (its
+/// history stays stored; the next prompt resumes it), so a long-running server holds only the
+/// sessions in use.
+const IDLE_ENGINE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 pub fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, CliError> {
     let run_args = RunArgs {
         model: args.model.clone(),
@@ -74,6 +79,7 @@ pub fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, CliError>
             .map_err(|error| bind_error(address, &error))?;
         print_startup(&workspace, bound, &token, &args);
         let mut server = tokio::spawn(code_mesh_server::serve(listener, router, state.stopped()));
+        tokio::spawn(state.clone().close_idle_sessions(IDLE_ENGINE));
         tokio::select! {
             finished = &mut server => return server_ended(finished),
             () = stop_signal() => {}

@@ -53,6 +53,8 @@ struct SlotState {
     turn_started: bool,
     /// `permission_requested` events not yet decided.
     pending: Vec<Event>,
+    /// When the session last did or was asked anything, for closing idle engines.
+    last_active: Option<std::time::Instant>,
 }
 
 struct EngineLink {
@@ -183,6 +185,25 @@ impl LiveSessions {
         }
     }
 
+    /// Stops the engines of sessions that have done nothing for `idle_for`: no turn running, no
+    /// question waiting, nobody watching. Their history stays in the store, and the next prompt
+    /// resumes them; until then they hold no memory. Returns how many were stopped.
+    pub async fn close_idle(&self, idle_for: std::time::Duration) -> usize {
+        let idle: Vec<Arc<SessionSlot>> = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|slot| slot.is_idle(idle_for))
+            .cloned()
+            .collect();
+        for slot in &idle {
+            slot.stop().await;
+            self.release_if_idle(&slot.id);
+        }
+        idle.len()
+    }
+
     /// Drops the slot of a session no one watches and no engine drives.
     pub fn release_if_idle(&self, id: &SessionId) {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
@@ -202,6 +223,15 @@ impl SessionSlot {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.frames.subscribe()
+    }
+
+    fn is_idle(&self, idle_for: std::time::Duration) -> bool {
+        let state = self.lock();
+        state.engine.is_some()
+            && !state.running
+            && state.pending.is_empty()
+            && self.frames.receiver_count() == 0
+            && state.last_active.is_none_or(|at| at.elapsed() >= idle_for)
     }
 
     pub fn is_open(&self) -> bool {
@@ -235,6 +265,7 @@ impl SessionSlot {
         ops.submit(op).map_err(|_| self.closed())?;
         state.running = true;
         state.turn_started = false;
+        state.last_active = Some(std::time::Instant::now());
         Ok(())
     }
 
@@ -297,6 +328,7 @@ impl SessionSlot {
     /// Takes in one event of the session: the API's view of it, then the streams.
     fn record(&self, event: &Event) {
         let mut state = self.lock();
+        state.last_active = Some(std::time::Instant::now());
         match &event.kind {
             EventKind::TurnStarted { .. } => {
                 state.running = true;

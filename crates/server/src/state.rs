@@ -63,6 +63,29 @@ impl AppState {
         self.inner.sessions.close_all().await;
     }
 
+    /// Stops the engines of sessions idle for `idle_for` now (no turn, no waiting question, no
+    /// watcher); returns how many. The next prompt resumes them.
+    pub async fn close_idle(&self, idle_for: std::time::Duration) -> usize {
+        self.inner.sessions.close_idle(idle_for).await
+    }
+
+    /// Stops idle sessions' engines (see `LiveSessions::close_idle`) every minute until the
+    /// server stops; run it in its own task.
+    pub async fn close_idle_sessions(self, idle_for: std::time::Duration) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60).min(idle_for));
+        loop {
+            tokio::select! {
+                () = self.inner.stopping.cancelled() => return,
+                _ = tick.tick() => {
+                    let closed = self.close_idle(idle_for).await;
+                    if closed > 0 {
+                        tracing::debug!(closed, "stopped idle sessions' engines");
+                    }
+                }
+            }
+        }
+    }
+
     /// A future that resolves when [`AppState::shutdown`] starts, for `axum::serve`'s
     /// graceful shutdown.
     pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {

@@ -287,3 +287,54 @@ async fn a_bad_strategy_or_model_is_refused() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn an_idle_engine_is_stopped_and_the_next_prompt_resumes_the_session() {
+    let server = TestServer::start(
+        Script::new()
+            .with_turn(Turn::reply("First."))
+            .with_turn(Turn::reply("Second.")),
+    )
+    .await;
+    let id = server.create_session().await;
+    server.prompt(&id, "one").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let view = server.get_json(&format!("/api/sessions/{id}")).await;
+        if view["running"] == false && view["session"]["message_count"] == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the turn never finished: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Not idle for an hour yet: nothing stops.
+    assert_eq!(
+        server
+            .state
+            .close_idle(std::time::Duration::from_secs(3600))
+            .await,
+        0
+    );
+    assert_eq!(server.state.close_idle(std::time::Duration::ZERO).await, 1);
+    let view = server.get_json(&format!("/api/sessions/{id}")).await;
+    assert_eq!(view["live"], false, "{view}");
+    let seen = view["session"]["last_event_seq"].as_u64().unwrap();
+
+    let (_, events) = {
+        let mut stream = server.stream(&id, seen).await;
+        server.prompt(&id, "two").await;
+        (id.clone(), stream.until_type("turn_finished").await)
+    };
+    let resumed = events
+        .iter()
+        .filter(|event| event["type"] == "session_started")
+        .any(|event| event["resumed"] == true);
+    assert!(resumed, "the session was not resumed: {events:?}");
+    let messages = server
+        .get_json(&format!("/api/sessions/{id}/messages"))
+        .await;
+    assert_eq!(messages.as_array().unwrap().len(), 4, "{messages}");
+}

@@ -296,6 +296,7 @@ pub struct TestServer {
     /// The canonical workspace directory the sessions work in.
     pub workspace: PathBuf,
     pub model_server: ScriptedServer,
+    pub state: code_mesh_server::AppState,
     _data: tempfile::TempDir,
     _workspace_dir: tempfile::TempDir,
 }
@@ -331,6 +332,7 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(code_mesh_server::serve(listener, router, state.stopped()));
         TestServer {
+            state,
             base,
             client: reqwest::Client::new(),
             store,
