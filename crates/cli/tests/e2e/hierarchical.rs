@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn diamond_script() -> Vec<Turn> {
+pub(crate) fn diamond_script() -> Vec<Turn> {
     vec![
         Turn::new()
             .with_tool_call(ToolCall::new(

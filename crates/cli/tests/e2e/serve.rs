@@ -435,3 +435,92 @@ async fn sessions_that_cannot_open_say_why() {
     let nothing_configured = open(json!({})).await.unwrap();
     assert_eq!(nothing_configured.status(), 503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hierarchical_run_shows_its_agents_and_tasks() {
+    let project = Project::new();
+    let server = serve(crate::hierarchical::diamond_script());
+    let token = "agents-route-token-0123456789";
+    let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
+    let http = client();
+    let view: Value = http
+        .post(served.url("/api/sessions"))
+        .bearer_auth(token)
+        .json(&json!({"strategy": "hierarchical"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = view["session"]["id"].as_str().unwrap().to_owned();
+    let accepted = http
+        .post(served.url(&format!("/api/sessions/{id}/messages")))
+        .bearer_auth(token)
+        .json(&json!({"text": "add a flag"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202, "{}", served.stderr());
+
+    // Wait for the run to end: the session reports no turn running and its reply is stored.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view: Value = http
+            .get(served.url(&format!("/api/sessions/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if view["running"] == false && view["session"]["message_count"].as_u64() >= Some(2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never ended: {view}\n{}",
+            served.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let agents: Value = http
+        .get(served.url(&format!("/api/sessions/{id}/agents")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut profiles: Vec<&str> = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|agent| agent["info"]["profile"].as_str())
+        .collect();
+    profiles.sort_unstable();
+    assert_eq!(
+        profiles,
+        ["architect", "coder", "coordinator", "reviewer", "tester"],
+        "{agents}"
+    );
+    let tasks = agents["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 4, "{agents}");
+    assert!(tasks.iter().all(|task| task["state"] == "done"), "{agents}");
+    // Sub-agents' sessions are not listed as the user's sessions.
+    let listed: Value = http
+        .get(served.url("/api/sessions"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_verified(&server);
+}
