@@ -84,8 +84,17 @@ pub fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, CliError>
             finished = &mut server => return server_ended(finished),
             () = stop_signal() => {}
         }
-        eprintln!("stopping: running turns are cancelled; their sessions can be resumed");
-        state.shutdown().await;
+        eprintln!("stopping: running turns are cancelled; their sessions can be resumed (Ctrl-C again to quit at once)");
+        // A tool that ignores cancellation must not keep the server up: the engines get the
+        // grace period, and a second signal quits at once.
+        tokio::select! {
+            stopped = tokio::time::timeout(SHUTDOWN_GRACE, state.shutdown()) => {
+                if stopped.is_err() {
+                    eprintln!("warning: some sessions did not stop in time; stopped anyway");
+                }
+            }
+            () = stop_signal() => std::process::exit(Exit::Interrupted as i32),
+        }
         match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
             Ok(finished) => server_ended(finished),
             Err(_) => {

@@ -19,6 +19,7 @@ pub enum ProblemCode {
     BadRequest,
     InvalidJson,
     TurnRunning,
+    AgentSession,
     PayloadTooLarge,
     UnsupportedMediaType,
     MethodNotAllowed,
@@ -36,6 +37,7 @@ impl ProblemCode {
             ProblemCode::BadRequest => "bad_request",
             ProblemCode::InvalidJson => "invalid_json",
             ProblemCode::TurnRunning => "turn_running",
+            ProblemCode::AgentSession => "agent_session",
             ProblemCode::PayloadTooLarge => "payload_too_large",
             ProblemCode::UnsupportedMediaType => "unsupported_media_type",
             ProblemCode::MethodNotAllowed => "method_not_allowed",
@@ -108,6 +110,26 @@ impl ApiError {
             format!("no session `{id}` in this workspace"),
         )
         .with_hint("GET /api/sessions lists the sessions there are")
+    }
+
+    /// Refuses to drive a sub-agent's session: its run does.
+    pub fn agent_session(info: &code_mesh_protocol::SessionInfo) -> Self {
+        let agent = info.agent.as_deref().unwrap_or("an agent");
+        let run = info.parent_id.as_ref().map_or_else(
+            || "its run's session".to_owned(),
+            |id| format!("session `{id}`"),
+        );
+        Self::new(
+            StatusCode::CONFLICT,
+            ProblemCode::AgentSession,
+            format!(
+                "session `{}` is the conversation of agent `{agent}` inside a run, which drives it",
+                info.id
+            ),
+        )
+        .with_hint(format!(
+            "read it here; send prompts, answers and aborts to {run}"
+        ))
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {

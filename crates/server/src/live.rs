@@ -8,10 +8,13 @@
 //! to the global stream.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use code_mesh_core::{OpSender, SessionHandle};
-use code_mesh_protocol::{Event, EventKind, Op, SessionId};
+use code_mesh_protocol::config::Strategy;
+use code_mesh_protocol::{Event, EventKind, Op, PermissionDecision, SessionId};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
@@ -32,8 +35,11 @@ pub struct Frame {
 pub struct LiveSessions {
     host: Arc<dyn SessionHost>,
     slots: Mutex<HashMap<SessionId, Arc<SessionSlot>>>,
-    /// Held while a session opens, so two requests never open the same session twice.
-    opening: tokio::sync::Mutex<()>,
+    /// The strategy each session was created with: the store does not keep it, and a session
+    /// resumed after its engine stopped must go on as it started.
+    strategies: Mutex<HashMap<SessionId, Strategy>>,
+    /// Numbers engines, so a finished pump clears only its own engine from a slot.
+    generations: AtomicU64,
     global: broadcast::Sender<Arc<Frame>>,
 }
 
@@ -42,6 +48,9 @@ pub struct SessionSlot {
     pub id: SessionId,
     frames: broadcast::Sender<Arc<Frame>>,
     state: Mutex<SlotState>,
+    /// Held while the engine opens or stops, so a session never has two engines (a resume
+    /// waits for the old driver to end), and the slot is never dropped meanwhile.
+    lifecycle: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -54,12 +63,13 @@ struct SlotState {
     /// `permission_requested` events not yet decided.
     pending: Vec<Event>,
     /// When the session last did or was asked anything, for closing idle engines.
-    last_active: Option<std::time::Instant>,
+    last_active: Option<Instant>,
 }
 
 struct EngineLink {
     ops: OpSender,
     driver: tokio::task::JoinHandle<()>,
+    generation: u64,
 }
 
 /// What the API reports about a session's engine.
@@ -75,7 +85,8 @@ impl LiveSessions {
         Self {
             host,
             slots: Mutex::new(HashMap::new()),
-            opening: tokio::sync::Mutex::new(()),
+            strategies: Mutex::new(HashMap::new()),
+            generations: AtomicU64::new(0),
             global: broadcast::channel(STREAM_BUFFER).0,
         }
     }
@@ -89,9 +100,25 @@ impl LiveSessions {
         self.global.subscribe()
     }
 
-    /// The slot of `id`, made when missing (a stream may watch a session before it opens).
-    pub fn slot(&self, id: &SessionId) -> Arc<SessionSlot> {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Session `id`'s live events from now on. The slot is made when missing (a stream may watch
+    /// a session before its engine opens) and subscribed under the registry's lock, so it cannot
+    /// be released in between.
+    pub fn subscribe(&self, id: &SessionId) -> broadcast::Receiver<Arc<Frame>> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::slot_in(slots, id).frames.subscribe()
+    }
+
+    fn slot(&self, id: &SessionId) -> Arc<SessionSlot> {
+        Self::slot_in(
+            self.slots.lock().unwrap_or_else(PoisonError::into_inner),
+            id,
+        )
+    }
+
+    fn slot_in(
+        mut slots: std::sync::MutexGuard<'_, HashMap<SessionId, Arc<SessionSlot>>>,
+        id: &SessionId,
+    ) -> Arc<SessionSlot> {
         slots
             .entry(id.clone())
             .or_insert_with(|| {
@@ -99,6 +126,7 @@ impl LiveSessions {
                     id: id.clone(),
                     frames: broadcast::channel(STREAM_BUFFER).0,
                     state: Mutex::new(SlotState::default()),
+                    lifecycle: tokio::sync::Mutex::new(()),
                 })
             })
             .clone()
@@ -118,9 +146,19 @@ impl LiveSessions {
         self: &Arc<Self>,
         request: OpenRequest,
     ) -> Result<Arc<SessionSlot>, ApiError> {
-        let _opening = self.opening.lock().await;
+        let strategy = request.strategy;
         let opened = self.host.open(request).await?;
-        Ok(self.attach(opened.handle, opened.driver))
+        let id = opened.handle.id().clone();
+        if let Some(strategy) = strategy {
+            self.strategies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.clone(), strategy);
+        }
+        let slot = self.slot(&id);
+        let _lifecycle = slot.lifecycle.lock().await;
+        self.attach(&slot, opened.handle, opened.driver);
+        Ok(slot.clone())
     }
 
     /// The slot of stored session `id` with its engine running, resuming it when needed.
@@ -131,32 +169,44 @@ impl LiveSessions {
         if let Some(slot) = self.existing(id).filter(|slot| slot.is_open()) {
             return Ok(slot);
         }
-        let _opening = self.opening.lock().await;
-        if let Some(slot) = self.existing(id).filter(|slot| slot.is_open()) {
-            return Ok(slot);
+        let slot = self.slot(id);
+        let _lifecycle = slot.lifecycle.lock().await;
+        if slot.is_open() {
+            return Ok(slot.clone());
         }
+        let strategy = self
+            .strategies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .copied();
         let opened = self
             .host
             .open(OpenRequest {
                 resume: Some(id.clone()),
-                ..OpenRequest::default()
+                model: None,
+                strategy,
             })
             .await?;
-        Ok(self.attach(opened.handle, opened.driver))
+        self.attach(&slot, opened.handle, opened.driver);
+        Ok(slot.clone())
     }
 
+    /// Links an opened engine to `slot` (whose lifecycle lock the caller holds) and starts its
+    /// pump.
     fn attach(
         self: &Arc<Self>,
+        slot: &Arc<SessionSlot>,
         handle: SessionHandle,
         driver: tokio::task::JoinHandle<()>,
-    ) -> Arc<SessionSlot> {
-        let slot = self.slot(handle.id());
+    ) {
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         slot.lock().engine = Some(EngineLink {
             ops: handle.op_sender(),
             driver,
+            generation,
         });
-        tokio::spawn(pump(self.clone(), slot.clone(), handle));
-        slot
+        tokio::spawn(pump(self.clone(), slot.clone(), handle, generation));
     }
 
     /// Stops session `id`'s engine (if it runs) and forgets its slot; streams on it end.
@@ -169,6 +219,10 @@ impl LiveSessions {
         if let Some(slot) = slot {
             slot.stop().await;
         }
+        self.strategies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 
     /// Stops every engine, for a server shutting down.
@@ -180,16 +234,14 @@ impl LiveSessions {
             .drain()
             .map(|(_, slot)| slot)
             .collect();
-        for slot in slots {
-            slot.stop().await;
-        }
+        futures::future::join_all(slots.iter().map(|slot| slot.stop())).await;
     }
 
     /// Stops the engines of sessions that have done nothing for `idle_for`: no turn running, no
     /// question waiting, nobody watching. Their history stays in the store, and the next prompt
     /// resumes them; until then they hold no memory. Returns how many were stopped.
-    pub async fn close_idle(&self, idle_for: std::time::Duration) -> usize {
-        let idle: Vec<Arc<SessionSlot>> = self
+    pub async fn close_idle(&self, idle_for: Duration) -> usize {
+        let candidates: Vec<Arc<SessionSlot>> = self
             .slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -197,11 +249,15 @@ impl LiveSessions {
             .filter(|slot| slot.is_idle(idle_for))
             .cloned()
             .collect();
-        for slot in &idle {
-            slot.stop().await;
-            self.release_if_idle(&slot.id);
+        let mut stopped = 0;
+        for slot in &candidates {
+            // Checked again as the engine is taken: a prompt may have arrived meanwhile.
+            if slot.stop_if_idle(idle_for).await {
+                stopped += 1;
+                self.release_if_idle(&slot.id);
+            }
         }
-        idle.len()
+        stopped
     }
 
     /// Drops the slot of a session no one watches and no engine drives.
@@ -210,6 +266,7 @@ impl LiveSessions {
         if let Some(slot) = slots.get(id)
             && slot.frames.receiver_count() == 0
             && !slot.is_open()
+            && slot.lifecycle.try_lock().is_ok()
         {
             slots.remove(id);
         }
@@ -221,16 +278,15 @@ impl SessionSlot {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.frames.subscribe()
+    fn is_idle(&self, idle_for: Duration) -> bool {
+        Self::idle(&self.lock(), &self.frames, idle_for)
     }
 
-    fn is_idle(&self, idle_for: std::time::Duration) -> bool {
-        let state = self.lock();
+    fn idle(state: &SlotState, frames: &broadcast::Sender<Arc<Frame>>, idle_for: Duration) -> bool {
         state.engine.is_some()
             && !state.running
             && state.pending.is_empty()
-            && self.frames.receiver_count() == 0
+            && frames.receiver_count() == 0
             && state.last_active.is_none_or(|at| at.elapsed() >= idle_for)
     }
 
@@ -265,7 +321,7 @@ impl SessionSlot {
         ops.submit(op).map_err(|_| self.closed())?;
         state.running = true;
         state.turn_started = false;
-        state.last_active = Some(std::time::Instant::now());
+        state.last_active = Some(Instant::now());
         Ok(())
     }
 
@@ -275,15 +331,17 @@ impl SessionSlot {
     }
 
     /// Answers a waiting permission request.
-    pub fn answer(
-        &self,
-        request_id: &str,
-        decision: code_mesh_protocol::PermissionDecision,
-    ) -> Result<(), ApiError> {
-        let waiting = self.lock().pending.iter().any(|event| {
-            matches!(&event.kind, EventKind::PermissionRequested { request_id: id, .. } if id == request_id)
-        });
-        if !waiting {
+    pub fn answer(&self, request_id: &str, decision: PermissionDecision) -> Result<(), ApiError> {
+        // Taken off the waiting list as it is answered, so a second answer is refused.
+        let answered = {
+            let mut state = self.lock();
+            let before = state.pending.len();
+            state.pending.retain(|event| {
+                !matches!(&event.kind, EventKind::PermissionRequested { request_id: id, .. } if id == request_id)
+            });
+            state.pending.len() < before
+        };
+        if !answered {
             return Err(ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
                 crate::error::ProblemCode::PermissionRequestNotFound,
@@ -317,8 +375,28 @@ impl SessionSlot {
         .with_hint("post a prompt to open it again")
     }
 
+    /// Stops the engine and waits for its driver to end.
     async fn stop(&self) {
+        let _lifecycle = self.lifecycle.lock().await;
         let engine = self.lock().engine.take();
+        Self::shut_down(engine).await;
+    }
+
+    /// Stops the engine if it is still idle; whether it did.
+    async fn stop_if_idle(&self, idle_for: Duration) -> bool {
+        let _lifecycle = self.lifecycle.lock().await;
+        let engine = {
+            let mut state = self.lock();
+            if !Self::idle(&state, &self.frames, idle_for) {
+                return false;
+            }
+            state.engine.take()
+        };
+        Self::shut_down(engine).await;
+        true
+    }
+
+    async fn shut_down(engine: Option<EngineLink>) {
         if let Some(engine) = engine {
             let _ = engine.ops.submit(Op::Shutdown);
             let _ = engine.driver.await;
@@ -328,7 +406,7 @@ impl SessionSlot {
     /// Takes in one event of the session: the API's view of it, then the streams.
     fn record(&self, event: &Event) {
         let mut state = self.lock();
-        state.last_active = Some(std::time::Instant::now());
+        state.last_active = Some(Instant::now());
         match &event.kind {
             EventKind::TurnStarted { .. } => {
                 state.running = true;
@@ -363,7 +441,12 @@ impl SessionSlot {
 
 /// Reads the session's events until its driver stops, keeping the slot's state and
 /// broadcasting each event; then marks the slot closed (a later prompt resumes the session).
-async fn pump(sessions: Arc<LiveSessions>, slot: Arc<SessionSlot>, mut handle: SessionHandle) {
+async fn pump(
+    sessions: Arc<LiveSessions>,
+    slot: Arc<SessionSlot>,
+    mut handle: SessionHandle,
+    generation: u64,
+) {
     while let Some(event) = handle.next_event().await {
         slot.record(&event);
         let json = match serde_json::to_string(&event) {
@@ -383,6 +466,12 @@ async fn pump(sessions: Arc<LiveSessions>, slot: Arc<SessionSlot>, mut handle: S
         let _ = sessions.global.send(frame);
     }
     let mut state = slot.lock();
+    match &state.engine {
+        // A newer engine already took over the slot (this one was stopped and the session
+        // resumed): its state is not this pump's to clear.
+        Some(engine) if engine.generation != generation => return,
+        _ => {}
+    }
     state.engine = None;
     state.running = false;
     state.turn_started = false;

@@ -62,7 +62,7 @@ pub(crate) fn session_events(
     after: Option<u64>,
     stopping: CancellationToken,
 ) -> impl Stream<Item = Result<StreamItem, StreamError>> + Send + 'static {
-    let live = sessions.slot(&id).subscribe();
+    let live = sessions.subscribe(&id);
     let watch = Watch {
         store,
         live,

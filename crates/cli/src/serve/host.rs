@@ -41,7 +41,7 @@ impl CliHost {
         self.store
             .session(id)
             .await
-            .map_err(|error| HostError::new(HostErrorKind::Internal, error.to_string()))?
+            .map_err(|error| HostError::new(HostErrorKind::Unavailable, error.to_string()))?
             .ok_or_else(|| HostError::new(HostErrorKind::NotFound, format!("no session `{id}`")))
     }
 }
@@ -134,13 +134,12 @@ fn check_model(registry: &ProviderRegistry, model: &str) -> Result<(), HostError
 }
 
 /// A command-line error as the API reports it: bad arguments are the request's, a provider
-/// that cannot be used is unavailable, the rest is internal.
+/// that cannot be used is unavailable, and so is a session whose store or config fails.
 fn host_error(error: CliError, usage_is_unavailable: bool) -> HostError {
     let kind = match error.exit {
         Exit::Usage if usage_is_unavailable => HostErrorKind::Unavailable,
         Exit::Usage => HostErrorKind::BadRequest,
-        Exit::Provider => HostErrorKind::Unavailable,
-        _ => HostErrorKind::Internal,
+        _ => HostErrorKind::Unavailable,
     };
     with_hint(HostError::new(kind, error.message), error.hint)
 }

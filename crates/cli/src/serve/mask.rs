@@ -25,6 +25,9 @@ const SECRET_WORDS: &[&str] = &[
     "credentials",
     "signature",
     "bearer",
+    "pass",
+    "passphrase",
+    "private",
 ];
 
 /// `value` with the strings under secret-named keys masked, and user info and secret query
@@ -44,17 +47,34 @@ pub fn mask_secrets(value: Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(mask_secrets).collect()),
+        Value::String(text) if is_credential(&text) => Value::String(MASK.to_owned()),
         Value::String(text) => Value::String(mask_url(&text)),
         other => other,
     }
 }
 
-/// Whether a key names a secret: one of its words (split at anything not a letter or digit)
-/// is a [`SECRET_WORDS`] word. `max_tokens` is not (`tokens` is a count), and neither is a
+/// Whether a value is a credential whatever its name: `Bearer …`, `Basic …`.
+fn is_credential(text: &str) -> bool {
+    let lower = text.trim_start().to_ascii_lowercase();
+    ["bearer ", "basic ", "token "]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+}
+
+/// Whether a key names a secret: one of its words (split at anything not a letter or digit, and
+/// where camelCase turns upper: `clientSecret`) is a [`SECRET_WORDS`] word. `max_tokens` is not (`tokens` is a count), and neither is a
 /// name ending in `env` (`api_key_env` names a variable, not a key).
 fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    let words: Vec<&str> = lower
+    let mut spaced = String::with_capacity(name.len() + 4);
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            spaced.push(' ');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        spaced.push(c.to_ascii_lowercase());
+    }
+    let words: Vec<&str> = spaced
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|word| !word.is_empty())
         .collect();
@@ -126,6 +146,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn camel_case_names_and_credential_values_are_masked() {
+        let masked = mask_secrets(json!({
+            "clientSecret": "s1", "accessKey": "s2", "authToken": "s3",
+            "X-Custom": "Bearer sk-canary", "X-Other": "basic dXNlcjpwYXNz",
+            "maxTokens": 5, "keyboard": "qwerty", "title": "mine"
+        }));
+        assert_eq!(
+            masked,
+            json!({
+                "clientSecret": MASK, "accessKey": MASK, "authToken": MASK,
+                "X-Custom": MASK, "X-Other": MASK,
+                "maxTokens": 5, "keyboard": "qwerty", "title": "mine"
+            })
+        );
+    }
 
     #[test]
     fn secret_headers_and_url_credentials_are_masked_and_nothing_else() {

@@ -206,6 +206,9 @@ pub(crate) async fn delete(
     PathParams(path): PathParams<SessionPath>,
 ) -> Result<StatusCode, ApiError> {
     let session = state.session(&path.id).await?;
+    if session.agent.is_some() {
+        return Err(ApiError::agent_session(&session));
+    }
     state.sessions().close(&session.id).await;
     if state.store().delete_session(&session.id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -234,6 +237,9 @@ pub(crate) async fn fork(
     OptionalJsonBody(body): OptionalJsonBody<ForkSession>,
 ) -> Result<impl IntoResponse, ApiError> {
     let session = state.session(&path.id).await?;
+    if session.agent.is_some() {
+        return Err(ApiError::agent_session(&session));
+    }
     let forked = state
         .sessions()
         .host()
@@ -280,7 +286,7 @@ pub(crate) async fn post_message(
     JsonBody(body): JsonBody<PostMessage>,
 ) -> Result<impl IntoResponse, ApiError> {
     let session = state.session(&path.id).await?;
-    apply_op(&state, &session.id, Op::UserTurn { text: body.text }).await?;
+    apply_op(&state, &session, Op::UserTurn { text: body.text }).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -328,7 +334,7 @@ pub(crate) async fn abort(
     PathParams(path): PathParams<SessionPath>,
 ) -> Result<impl IntoResponse, ApiError> {
     let session = state.session(&path.id).await?;
-    apply_op(&state, &session.id, Op::Cancel).await?;
+    apply_op(&state, &session, Op::Cancel).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -361,7 +367,7 @@ pub(crate) async fn answer_permission(
     let session = state.session(&path.id).await?;
     apply_op(
         &state,
-        &session.id,
+        &session,
         Op::PermissionReply {
             request_id: path.request_id,
             decision: body.decision,
@@ -404,7 +410,15 @@ pub(crate) async fn agents(
 
 /// Carries an Op to session `id`'s engine, resuming the session when it needs one; the HTTP
 /// routes and the WebSocket share it.
-pub(crate) async fn apply_op(state: &AppState, id: &SessionId, op: Op) -> Result<(), ApiError> {
+pub(crate) async fn apply_op(
+    state: &AppState,
+    session: &SessionInfo,
+    op: Op,
+) -> Result<(), ApiError> {
+    if session.agent.is_some() {
+        return Err(ApiError::agent_session(session));
+    }
+    let id = &session.id;
     match op {
         Op::UserTurn { text } => {
             if text.trim().is_empty() {

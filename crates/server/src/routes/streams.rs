@@ -10,7 +10,7 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use code_mesh_protocol::{Op, SessionId};
+use code_mesh_protocol::{Op, SessionInfo};
 use futures::{SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -78,9 +78,20 @@ pub(crate) async fn session_stream(
     Ok(Sse::new(sse).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GlobalStreamQuery {
+    /// The API token, for clients that cannot set `Authorization` (EventSource).
+    #[expect(
+        dead_code,
+        reason = "the auth middleware reads it; declared for the OpenAPI description"
+    )]
+    pub token: Option<String>,
+}
+
 /// Every live session's events as Server-Sent Events (no replay). A client that falls behind
 /// gets a `missed` event saying how many it lost.
-#[utoipa::path(get, path = "/api/events", tag = "events", params(StreamQuery),
+#[utoipa::path(get, path = "/api/events", tag = "events", params(GlobalStreamQuery),
     responses(
         (status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream"),
         (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
@@ -89,7 +100,7 @@ pub(crate) async fn session_stream(
     security(("bearer" = [])))]
 pub(crate) async fn global_stream(
     State(state): State<AppState>,
-    QueryParams(_query): QueryParams<StreamQuery>,
+    QueryParams(_query): QueryParams<GlobalStreamQuery>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let events = stream::all_events(state.sessions(), state.stopping().clone());
     let sse = events.map(|item| {
@@ -133,22 +144,40 @@ pub(crate) async fn session_ws(
     })?;
     Ok(upgrade
         .max_message_size(WS_MESSAGE_LIMIT)
-        .on_upgrade(move |socket| serve_socket(state, session.id, query.after, socket))
+        .on_upgrade(move |socket| serve_socket(state, session, query.after, socket))
         .into_response())
 }
 
-async fn serve_socket(state: AppState, id: SessionId, after: Option<u64>, socket: WebSocket) {
+async fn serve_socket(
+    state: AppState,
+    session: SessionInfo,
+    after: Option<u64>,
+    socket: WebSocket,
+) {
     let (mut outgoing, mut incoming) = socket.split();
     let events = stream::session_events(
         state.sessions().clone(),
         state.store().clone(),
-        id.clone(),
+        session.id.clone(),
         after,
         state.stopping().clone(),
     );
     futures::pin_mut!(events);
+    // A ping every KEEP_ALIVE; a peer that answers nothing (not even a pong) for three of them
+    // is gone, and its socket and subscription are dropped.
+    let mut heartbeat = tokio::time::interval(KEEP_ALIVE);
+    heartbeat.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > KEEP_ALIVE * 3 {
+                    break;
+                }
+                if outgoing.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
             item = events.next() => {
                 let text = match item {
                     Some(Ok(item)) => item.json.to_string(),
@@ -164,6 +193,7 @@ async fn serve_socket(state: AppState, id: SessionId, after: Option<u64>, socket
                 }
             }
             message = incoming.next() => {
+                last_heard = tokio::time::Instant::now();
                 let text = match message {
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => {
@@ -174,12 +204,21 @@ async fn serve_socket(state: AppState, id: SessionId, after: Option<u64>, socket
                         }
                         continue;
                     }
-                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Err(err)) => {
+                        // An Op over the size limit ends here too: say so before closing.
+                        let close = axum::extract::ws::CloseFrame {
+                            code: axum::extract::ws::close_code::SIZE,
+                            reason: format!("{err}").chars().take(100).collect::<String>().into(),
+                        };
+                        let _ = outgoing.send(WsMessage::Close(Some(close))).await;
+                        break;
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None => break,
                     // Pings are answered by axum; pongs need nothing.
                     Some(Ok(_)) => continue,
                 };
                 let outcome = match serde_json::from_str::<Op>(text.as_str()) {
-                    Ok(op) => apply_op(&state, &id, op).await,
+                    Ok(op) => apply_op(&state, &session, op).await,
                     Err(err) => Err(ApiError::new(
                         axum::http::StatusCode::BAD_REQUEST,
                         crate::error::ProblemCode::InvalidJson,

@@ -82,3 +82,63 @@ async fn another_workspaces_session_is_not_found_on_every_route() {
     assert_eq!(stored.last_event_seq, 0);
     assert_eq!(server.model_server.requests().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_agents_session_is_readable_but_only_its_run_drives_it() {
+    let server = TestServer::start(Script::new()).await;
+    let run = server.create_session().await;
+    let workspace = server.workspace.display().to_string();
+    let agent = server
+        .store
+        .create_session(NewSession {
+            cwd: workspace.clone(),
+            workspace,
+            model: MODEL.into(),
+            parent_id: Some(code_mesh_protocol::SessionId(run.clone())),
+            agent: Some("tester".into()),
+        })
+        .await
+        .unwrap()
+        .id
+        .0;
+
+    let view = server.get_json(&format!("/api/sessions/{agent}")).await;
+    assert_eq!(view["session"]["agent"], "tester", "{view}");
+    let listed = server.get_json("/api/sessions").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+    let refused: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::DELETE, format!("/api/sessions/{agent}"), None),
+        (
+            Method::POST,
+            format!("/api/sessions/{agent}/fork"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/api/sessions/{agent}/messages"),
+            Some(json!({"text": "hi"})),
+        ),
+        (Method::POST, format!("/api/sessions/{agent}/abort"), None),
+        (
+            Method::POST,
+            format!("/api/sessions/{agent}/permissions/req_1"),
+            Some(json!({"decision": "deny"})),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let mut request = server.request(method.clone(), &path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let body = problem(request.send().await.unwrap(), 409, "agent_session").await;
+        assert!(
+            body["hint"].as_str().unwrap().contains(&run),
+            "{method} {path}: {body}"
+        );
+    }
+    // Nothing was opened or deleted: the model was never asked, the session is still there.
+    assert!(server.model_server.requests().is_empty());
+    let view = server.get_json(&format!("/api/sessions/{agent}")).await;
+    assert_eq!(view["live"], false, "{view}");
+}
