@@ -41,6 +41,19 @@ pub trait Store: Send + Sync {
     /// Sessions, most recently updated first.
     async fn list_sessions(&self, limit: usize) -> Result<Vec<SessionInfo>, StoreError>;
 
+    /// The user's sessions (not sub-agents') of `workspace`, most recently updated first: what
+    /// a front end serving one workspace lists.
+    async fn user_sessions_in(
+        &self,
+        workspace: &str,
+        limit: usize,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut sessions = self.list_sessions(usize::MAX).await?;
+        sessions.retain(|info| info.agent.is_none() && info.workspace == workspace);
+        sessions.truncate(limit);
+        Ok(sessions)
+    }
+
     /// The session's history in order.
     async fn messages(&self, id: &SessionId) -> Result<Vec<Message>, StoreError>;
 

@@ -92,6 +92,11 @@ impl AppState {
         self.inner.stopping.clone().cancelled_owned()
     }
 
+    /// The workspace this server serves.
+    pub(crate) fn workspace(&self) -> &str {
+        &self.inner.options.workspace
+    }
+
     /// Whether `info` belongs to this server's workspace: the only sessions its routes reach.
     pub(crate) fn in_workspace(&self, info: &SessionInfo) -> bool {
         let workspace = &self.inner.options.workspace;

@@ -191,6 +191,29 @@ impl SqliteStore {
         .map_err(|err| self.sqlite_error("listing sessions", err))
     }
 
+    /// Up to `limit` of `workspace`'s user sessions (no sub-agents'), most recently updated
+    /// first.
+    pub fn user_sessions_in_blocking(
+        &self,
+        workspace: &str,
+        limit: usize,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = lock(&self.inner.reader);
+        conn.prepare_cached(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE workspace = ?1 AND agent IS NULL",
+            " ORDER BY updated_at DESC, id DESC LIMIT ?2"
+        ))
+        .and_then(|mut select| {
+            select
+                .query_map(rusqlite::params![workspace, limit], session_from_row)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|err| self.sqlite_error(&format!("listing the sessions of `{workspace}`"), err))
+    }
+
     /// The session's messages in `seq` order; empty for an unknown session.
     pub fn messages_blocking(&self, id: &SessionId) -> Result<Vec<Message>, StoreError> {
         let doing = || format!("reading the messages of session `{id}`");
@@ -470,6 +493,16 @@ impl Store for SqliteStore {
 
     async fn list_sessions(&self, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         self.on_blocking_thread(move |store| store.list_sessions_blocking(limit))
+            .await
+    }
+
+    async fn user_sessions_in(
+        &self,
+        workspace: &str,
+        limit: usize,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let workspace = workspace.to_owned();
+        self.on_blocking_thread(move |store| store.user_sessions_in_blocking(&workspace, limit))
             .await
     }
 

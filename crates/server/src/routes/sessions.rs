@@ -18,9 +18,6 @@ use crate::error::{ApiError, Problem};
 use crate::host::OpenRequest;
 use crate::state::AppState;
 
-/// How many sessions the store is asked for before they are filtered to this workspace.
-const LIST_SCAN: usize = 2000;
-
 /// A session with what its engine is doing now.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionView {
@@ -122,12 +119,10 @@ pub(crate) async fn list(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     let limit = bounded(query.limit, 50, 500, "limit")?;
-    let sessions = state.store().list_sessions(LIST_SCAN).await?;
-    let listed = sessions
-        .into_iter()
-        .filter(|info| info.agent.is_none() && state.in_workspace(info))
-        .take(limit)
-        .collect();
+    let listed = state
+        .store()
+        .user_sessions_in(state.workspace(), limit)
+        .await?;
     Ok(Json(listed))
 }
 

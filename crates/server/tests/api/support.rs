@@ -246,6 +246,13 @@ impl Store for RecordingStore {
     async fn list_sessions(&self, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         self.inner.list_sessions(limit).await
     }
+    async fn user_sessions_in(
+        &self,
+        workspace: &str,
+        limit: usize,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        self.inner.user_sessions_in(workspace, limit).await
+    }
     async fn messages(&self, id: &SessionId) -> Result<Vec<Message>, StoreError> {
         self.saw(id);
         self.inner.messages(id).await

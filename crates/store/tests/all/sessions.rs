@@ -1,5 +1,6 @@
 //! Titles, `latest_session` and `list_sessions`.
 
+use code_mesh_core::NewSession;
 use code_mesh_protocol::{Message, Part, Role, SessionId, ToolResult};
 use code_mesh_store::SqliteStore;
 use pretty_assertions::assert_eq;
@@ -149,4 +150,45 @@ fn list_sessions_is_most_recent_first_and_limited() {
     assert_eq!(store.list_sessions_blocking(2).unwrap().len(), 2);
     assert_eq!(store.list_sessions_blocking(0).unwrap(), vec![]);
     assert_eq!(store.list_sessions_blocking(usize::MAX).unwrap().len(), 4);
+}
+
+#[test]
+fn user_sessions_in_a_workspace_leave_out_other_workspaces_and_sub_agents() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let mine = store.create_session_blocking(new_session("/w")).unwrap();
+    let newer = store.create_session_blocking(new_session("/w")).unwrap();
+    store
+        .create_session_blocking(NewSession {
+            parent_id: Some(mine.id.clone()),
+            agent: Some("tester".into()),
+            ..new_session("/w")
+        })
+        .unwrap();
+    store
+        .create_session_blocking(NewSession {
+            workspace: "/elsewhere".into(),
+            ..new_session("/elsewhere")
+        })
+        .unwrap();
+    let workspace = mine.workspace.clone();
+
+    let listed: Vec<SessionId> = store
+        .user_sessions_in_blocking(&workspace, 10)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![newer.id.clone(), mine.id.clone()]);
+    assert_eq!(
+        store
+            .user_sessions_in_blocking(&workspace, 1)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.user_sessions_in_blocking("/nowhere", 10).unwrap(),
+        vec![]
+    );
 }
