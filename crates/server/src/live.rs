@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use code_mesh_core::{OpSender, SessionHandle};
+use code_mesh_core::{EventBus, OpSender, SessionHandle};
 use code_mesh_protocol::config::Strategy;
 use code_mesh_protocol::{Event, EventKind, Op, PermissionDecision, SessionId};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::host::{OpenRequest, SessionHost};
@@ -70,6 +70,14 @@ struct EngineLink {
     ops: OpSender,
     driver: tokio::task::JoinHandle<()>,
     generation: u64,
+    /// Asks the pump, which owns the handle, for a running agent's live bus.
+    agent_buses: mpsc::UnboundedSender<AgentBusRequest>,
+}
+
+/// A request for the live bus of `agent`, an agent of the run the pump drives.
+struct AgentBusRequest {
+    agent: SessionId,
+    reply: oneshot::Sender<Option<EventBus>>,
 }
 
 /// What the API reports about a session's engine.
@@ -201,12 +209,39 @@ impl LiveSessions {
         driver: tokio::task::JoinHandle<()>,
     ) {
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        let (agent_buses, requests) = mpsc::unbounded_channel();
         slot.lock().engine = Some(EngineLink {
             ops: handle.op_sender(),
             driver,
             generation,
+            agent_buses,
         });
-        tokio::spawn(pump(self.clone(), slot.clone(), handle, generation));
+        tokio::spawn(pump(
+            self.clone(),
+            slot.clone(),
+            handle,
+            requests,
+            generation,
+        ));
+    }
+
+    /// The live events of `agent`, an agent working in `run`'s engine now; `None` when the run
+    /// has no engine here or the agent is not working.
+    pub async fn watch_agent(
+        &self,
+        run: &SessionId,
+        agent: &SessionId,
+    ) -> Option<broadcast::Receiver<Event>> {
+        let slot = self.existing(run)?;
+        let requests = slot.lock().engine.as_ref()?.agent_buses.clone();
+        let (reply, answer) = oneshot::channel();
+        requests
+            .send(AgentBusRequest {
+                agent: agent.clone(),
+                reply,
+            })
+            .ok()?;
+        answer.await.ok()?.map(|bus| bus.subscribe())
     }
 
     /// Stops session `id`'s engine (if it runs) and forgets its slot; streams on it end.
@@ -445,9 +480,20 @@ async fn pump(
     sessions: Arc<LiveSessions>,
     slot: Arc<SessionSlot>,
     mut handle: SessionHandle,
+    mut agent_buses: mpsc::UnboundedReceiver<AgentBusRequest>,
     generation: u64,
 ) {
-    while let Some(event) = handle.next_event().await {
+    loop {
+        let event = tokio::select! {
+            event = handle.next_event() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            Some(request) = agent_buses.recv() => {
+                let _ = request.reply.send(handle.watch_session(&request.agent));
+                continue;
+            }
+        };
         slot.record(&event);
         let json = match serde_json::to_string(&event) {
             Ok(json) => json,

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use code_mesh_core::{CancellationToken, Store};
-use code_mesh_protocol::SessionId;
+use code_mesh_protocol::{Event, SessionId, SessionInfo};
 use futures::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -33,7 +33,7 @@ struct Watch {
     store: Arc<dyn Store>,
     id: SessionId,
     /// Subscribed before the store is read, so nothing falls between the two.
-    live: broadcast::Receiver<Arc<Frame>>,
+    live: LiveSource,
     /// Read stored events after this seq before going live (`None`: live only).
     catch_up_from: Option<u64>,
     last_seq: u64,
@@ -41,6 +41,36 @@ struct Watch {
     stopping: CancellationToken,
     /// Drops the session's slot when the last watcher of an idle session leaves.
     _release: ReleaseOnDrop,
+}
+
+/// Where live events come from: a session the server drives (events serialised once by its
+/// pump), or an agent of a run it drives (the agent's own bus, while the agent works).
+enum LiveSource {
+    Session(broadcast::Receiver<Arc<Frame>>),
+    Agent(broadcast::Receiver<Event>),
+}
+
+impl LiveSource {
+    async fn recv(&mut self) -> Result<StreamItem, RecvError> {
+        match self {
+            LiveSource::Session(frames) => frames.recv().await.map(|frame| StreamItem {
+                seq: frame.seq,
+                json: frame.json.clone(),
+            }),
+            LiveSource::Agent(events) => loop {
+                let event = events.recv().await?;
+                match serde_json::to_string(&event) {
+                    Ok(json) => {
+                        return Ok(StreamItem {
+                            seq: event.seq,
+                            json: json.into(),
+                        });
+                    }
+                    Err(err) => tracing::warn!(%err, "an agent's event could not be serialised"),
+                }
+            },
+        }
+    }
 }
 
 struct ReleaseOnDrop {
@@ -62,7 +92,53 @@ pub(crate) fn session_events(
     after: Option<u64>,
     stopping: CancellationToken,
 ) -> impl Stream<Item = Result<StreamItem, StreamError>> + Send + 'static {
-    let live = sessions.subscribe(&id);
+    let live = LiveSource::Session(sessions.subscribe(&id));
+    watch(sessions, store, id, live, after, stopping)
+}
+
+/// A sub-agent's session's events: those stored after `after`, then, while the agent works in a
+/// run this server drives, its live ones (from the run's handle). An agent that has ended has
+/// only stored events.
+pub(crate) async fn agent_events(
+    sessions: Arc<LiveSessions>,
+    store: Arc<dyn Store>,
+    agent: &SessionInfo,
+    after: Option<u64>,
+    stopping: CancellationToken,
+) -> impl Stream<Item = Result<StreamItem, StreamError>> + Send + 'static {
+    let live = match run_of(store.as_ref(), agent).await {
+        Some(run) => sessions.watch_agent(&run, &agent.id).await,
+        None => None,
+    };
+    let live = match live {
+        Some(events) => LiveSource::Agent(events),
+        None => LiveSource::Session(sessions.subscribe(&agent.id)),
+    };
+    watch(sessions, store, agent.id.clone(), live, after, stopping)
+}
+
+/// The user session whose run `agent` works in: up its parents (agents start agents).
+async fn run_of(store: &dyn Store, agent: &SessionInfo) -> Option<SessionId> {
+    let mut parent = agent.parent_id.clone()?;
+    // Runs nest a few levels at most; the bound guards against a cycle in bad data.
+    for _ in 0..16 {
+        let info = store.session(&parent).await.ok()??;
+        match info.parent_id {
+            Some(next) if info.agent.is_some() => parent = next,
+            _ => return Some(info.id),
+        }
+    }
+    None
+}
+
+fn watch(
+    sessions: Arc<LiveSessions>,
+    store: Arc<dyn Store>,
+    id: SessionId,
+    live: LiveSource,
+    after: Option<u64>,
+    stopping: CancellationToken,
+) -> impl Stream<Item = Result<StreamItem, StreamError>> + Send + 'static {
     let watch = Watch {
         store,
         live,
@@ -120,12 +196,9 @@ impl Watch {
                 received = self.live.recv() => received,
             };
             match received {
-                Ok(frame) if frame.seq > self.last_seq => {
-                    self.last_seq = frame.seq;
-                    return Some(Ok(StreamItem {
-                        seq: frame.seq,
-                        json: frame.json.clone(),
-                    }));
+                Ok(item) if item.seq > self.last_seq => {
+                    self.last_seq = item.seq;
+                    return Some(Ok(item));
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {

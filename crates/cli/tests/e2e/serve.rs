@@ -524,3 +524,131 @@ async fn a_hierarchical_run_shows_its_agents_and_tasks() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_verified(&server);
 }
+
+/// Reads SSE `data:` events from `response` until one matches `stop`; returns them all.
+async fn read_events_until(
+    response: &mut reqwest::Response,
+    stop: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let mut seen = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = seen.find("\n\n") {
+                let message: String = seen.drain(..end + 2).collect();
+                for line in message.lines() {
+                    if let Some(data) = line.strip_prefix("data: ") {
+                        let event: Value = serde_json::from_str(data).unwrap();
+                        let done = stop(&event);
+                        events.push(event);
+                        if done {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap_or_else(|_| panic!("the stop event never came; got {events:?}"));
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_conversation_streams_live_while_it_works() {
+    let project = Project::new();
+    let words: Vec<String> = (1..=20).map(|n| format!("step{n}")).collect();
+    let server = serve(vec![
+        Turn::new()
+            .with_tool_call(code_mesh_testkit::ToolCall::new(
+                "delegate",
+                json!({"tasks": [{"id": "a", "description": "write the notes", "agent": "coder"}]}),
+            ))
+            .for_agent("coordinator"),
+        // Late and slow, so its stream is watched while it works.
+        Turn::reply(words.join(" "))
+            .for_agent("coder")
+            .with_delay_ms(1500)
+            .with_chunk_delay_ms(30),
+        Turn::reply("All done.").for_agent("coordinator"),
+    ]);
+    let token = "agent-stream-token-0123456789";
+    let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
+    let http = client();
+    let view: Value = http
+        .post(served.url("/api/sessions"))
+        .bearer_auth(token)
+        .json(&json!({"strategy": "hierarchical"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = view["session"]["id"].as_str().unwrap().to_owned();
+    let mut run_stream = http
+        .get(served.url(&format!("/api/sessions/{run}/stream?after=0")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let accepted = http
+        .post(served.url(&format!("/api/sessions/{run}/messages")))
+        .bearer_auth(token)
+        .json(&json!({"text": "take notes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let spawned = read_events_until(&mut run_stream, |event| {
+        event["type"] == "agent_spawned" && event["agent"]["profile"] == "coder"
+    })
+    .await;
+    let coder = spawned.last().unwrap()["agent"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut agent_stream = http
+        .get(served.url(&format!("/api/sessions/{coder}/stream?after=0")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(agent_stream.status(), 200);
+    // Deltas are never stored: seeing them proves the agent's live bus reached the stream.
+    let agent_events = read_events_until(&mut agent_stream, |event| {
+        event["type"] == "text_delta" && event["delta"].as_str().unwrap_or("").contains("step")
+    })
+    .await;
+    assert!(
+        agent_events
+            .iter()
+            .all(|event| event["session_id"] == coder.as_str()),
+        "{agent_events:?}"
+    );
+    // The agent's session is read-only.
+    let refused = http
+        .post(served.url(&format!("/api/sessions/{coder}/messages")))
+        .bearer_auth(token)
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+
+    let finished =
+        read_events_until(&mut run_stream, |event| event["type"] == "turn_finished").await;
+    assert_eq!(
+        finished.last().unwrap()["reason"],
+        "completed",
+        "{finished:?}"
+    );
+    drop(agent_stream);
+    drop(run_stream);
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_verified(&server);
+}

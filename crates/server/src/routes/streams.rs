@@ -60,13 +60,7 @@ pub(crate) async fn session_stream(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let session = state.session(&path.id).await?;
     let after = last_event_id(&headers)?.or(query.after);
-    let events = stream::session_events(
-        state.sessions().clone(),
-        state.store().clone(),
-        session.id,
-        after,
-        state.stopping().clone(),
-    );
+    let events = events_of(&state, &session, after).await;
     let sse = events.map(|item| {
         Ok(match item {
             Ok(item) => SseEvent::default()
@@ -155,13 +149,7 @@ async fn serve_socket(
     socket: WebSocket,
 ) {
     let (mut outgoing, mut incoming) = socket.split();
-    let events = stream::session_events(
-        state.sessions().clone(),
-        state.store().clone(),
-        session.id.clone(),
-        after,
-        state.stopping().clone(),
-    );
+    let events = events_of(&state, &session, after).await;
     futures::pin_mut!(events);
     // A ping every KEEP_ALIVE; a peer that answers nothing (not even a pong) for three of them
     // is gone, and its socket and subscription are dropped.
@@ -235,6 +223,24 @@ async fn serve_socket(
         }
     }
     let _ = outgoing.close().await;
+}
+
+/// A session's events for a stream: a user session's from its slot, a sub-agent's from its run.
+async fn events_of(
+    state: &AppState,
+    session: &SessionInfo,
+    after: Option<u64>,
+) -> futures::stream::BoxStream<'static, Result<stream::StreamItem, StreamError>> {
+    let sessions = state.sessions().clone();
+    let store = state.store().clone();
+    let stopping = state.stopping().clone();
+    if session.agent.is_some() {
+        stream::agent_events(sessions, store, session, after, stopping)
+            .await
+            .boxed()
+    } else {
+        stream::session_events(sessions, store, session.id.clone(), after, stopping).boxed()
+    }
 }
 
 fn problem_text(err: &ApiError) -> String {
