@@ -1,6 +1,7 @@
-//! The web page of `code-mesh serve` in a real headless Chromium (crates/server/web/tests/browser.mjs):
+//! The web page of `code-mesh serve` in a real headless Chromium (crates/server/web/tests/*.mjs):
 //! a prompt from the page, an edit allowed from its permission card, the diff shown, the turn
-//! finished, and the file changed on disk.
+//! finished, the file changed on disk, the session forked and the fork deleted; and a
+//! multi-agent run whose coder's conversation is watched live from the agent tree.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -100,16 +101,54 @@ impl Drop for Served {
     }
 }
 
+/// The browser test cannot run without its tools: in CI that is a failure, elsewhere a skip.
+fn browser_unavailable() -> bool {
+    let Some(missing) = missing_tools() else {
+        return false;
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "the browser test needs {missing}; .ci/run installs Chromium, node and the page's \
+             npm packages (npm ci in crates/server/web)"
+        );
+    }
+    eprintln!("skipped: the browser test needs {missing}");
+    true
+}
+
+/// Runs `tests/{script}` against `served`, stops the server, and fails with everything both
+/// printed unless the script passed.
+fn run_browser_script(script: &str, served: &mut Served, env: &[(&str, &str)]) {
+    // Outside the temporary project, so it outlives a failing test.
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("serve-{}.png", script.trim_end_matches(".mjs")));
+    let mut command = Command::new("node");
+    command
+        .arg(web_dir().join("tests").join(script))
+        .current_dir(web_dir())
+        .env("BASE_URL", &served.base_url)
+        .env("TOKEN", TOKEN)
+        .env("SCREENSHOT", &screenshot)
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let browser = Outcome::from(command.output().unwrap());
+    served.stop();
+    assert_eq!(
+        browser.code,
+        Some(0),
+        "{script} failed (screenshot: {})\n--- stdout\n{}\n--- stderr\n{}\n--- serve stderr\n{}",
+        screenshot.display(),
+        browser.stdout,
+        browser.stderr,
+        served.stderr()
+    );
+}
+
 #[test]
 fn the_page_sends_a_prompt_allows_an_edit_and_shows_its_diff() {
-    if let Some(missing) = missing_tools() {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "the browser test needs {missing}; .ci/run installs Chromium, node and the page's \
-                 npm packages (npm ci in crates/server/web)"
-            );
-        }
-        eprintln!("skipped: the browser test needs {missing}");
+    if browser_unavailable() {
         return;
     }
 
@@ -133,34 +172,17 @@ fn the_page_sends_a_prompt_allows_an_edit_and_shows_its_diff() {
     let mut command = project.command(Some(&server.base_url()));
     command.args(["serve", "--port", "0", "--token", TOKEN, "--sandbox", "off"]);
     let mut served = Served::start(command);
-
-    // Outside the temporary project, so it outlives a failing test.
-    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-browser.png");
-    let browser = Command::new("node")
-        .arg(web_dir().join("tests/browser.mjs"))
-        .current_dir(web_dir())
-        .env("BASE_URL", &served.base_url)
-        .env("TOKEN", TOKEN)
-        .env(
-            "PROMPT",
-            "Change the greeting in greeting.txt to name Code Mesh.",
-        )
-        .env("EXPECT_ADDED", "Hello, Code Mesh!")
-        .env("EXPECT_FINAL", "The greeting now names Code Mesh.")
-        .env("SCREENSHOT", &screenshot)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let browser = Outcome::from(browser);
-    served.stop();
-    assert_eq!(
-        browser.code,
-        Some(0),
-        "the browser test failed (screenshot: {})\n--- stdout\n{}\n--- stderr\n{}\n--- serve stderr\n{}",
-        screenshot.display(),
-        browser.stdout,
-        browser.stderr,
-        served.stderr()
+    run_browser_script(
+        "browser.mjs",
+        &mut served,
+        &[
+            (
+                "PROMPT",
+                "Change the greeting in greeting.txt to name Code Mesh.",
+            ),
+            ("EXPECT_ADDED", "Hello, Code Mesh!"),
+            ("EXPECT_FINAL", "The greeting now names Code Mesh."),
+        ],
     );
     assert_eq!(
         project.read("greeting.txt"),
@@ -168,4 +190,71 @@ fn the_page_sends_a_prompt_allows_an_edit_and_shows_its_diff() {
     );
     assert_verified(&server);
     assert_eq!(server.turns_served(), 2);
+}
+
+/// Starts a session of `strategy` over the API (the page has no strategy picker); its id.
+fn create_session(base_url: &str, strategy: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let view: serde_json::Value = runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{base_url}/api/sessions"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "strategy": strategy }))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    });
+    view["session"]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_page_shows_an_agents_conversation_live_and_returns_to_the_run() {
+    if browser_unavailable() {
+        return;
+    }
+
+    let project = Project::new();
+    let words: Vec<String> = (1..=20).map(|n| format!("step{n}")).collect();
+    let server = serve(vec![
+        Turn::new()
+            .with_tool_call(code_mesh_testkit::ToolCall::new(
+                "delegate",
+                json!({"tasks": [{"id": "a", "description": "write the notes", "agent": "coder"}]}),
+            ))
+            .for_agent("coordinator")
+            .expect_last_user_contains("take notes"),
+        // Late and slow, so the page opens its conversation before it replies and sees it stream.
+        Turn::reply(words.join(" "))
+            .for_agent("coder")
+            .with_delay_ms(3000)
+            .with_chunk_delay_ms(30),
+        Turn::reply("All done.").for_agent("coordinator"),
+    ]);
+
+    let mut command = project.command(Some(&server.base_url()));
+    command.args(["serve", "--port", "0", "--token", TOKEN, "--sandbox", "off"]);
+    let mut served = Served::start(command);
+    let session = create_session(&served.base_url, "hierarchical");
+    let agent_screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-agent-view.png");
+    run_browser_script(
+        "browser-agents.mjs",
+        &mut served,
+        &[
+            ("SESSION_ID", session.as_str()),
+            ("PROMPT", "take notes"),
+            ("AGENT_PROFILE", "coder"),
+            ("EXPECT_AGENT_FIRST", "step1 "),
+            ("EXPECT_AGENT_TEXT", "step20"),
+            ("EXPECT_FINAL", "All done."),
+            ("SCREENSHOT_AGENT", &agent_screenshot.to_string_lossy()),
+        ],
+    );
+    assert_verified(&server);
+    assert_eq!(server.turns_served(), 3);
 }

@@ -1,7 +1,14 @@
 // The agent tree of a multi-agent run: agents nested under the agent that started them, each
-// with its type, model, state and the task it worked on.
+// with its type, model, state and the task it worked on. An agent with a session of its own
+// opens that session's conversation when clicked.
 import { el } from "./dom.js";
-export function renderAgentTree(container, run) {
+export function agentState(agent) {
+    return agent.succeeded === null || agent.succeeded === undefined ? "running" : agent.succeeded ? "done" : "failed";
+}
+export function agentType(agent) {
+    return agent.info.profile ?? agent.info.agent_type ?? "agent";
+}
+export function renderAgentTree(container, run, hooks) {
     const agents = Array.isArray(run.agents) ? run.agents : [];
     const tasks = Array.isArray(run.tasks) ? run.tasks : [];
     const known = new Set(agents.map((agent) => agent.info.id));
@@ -23,7 +30,7 @@ export function renderAgentTree(container, run) {
     const seen = new Set();
     const build = (agent) => {
         seen.add(agent.info.id);
-        const item = agentItem(agent, taskOf(agent, tasks));
+        const item = agentItem(agent, taskOf(agent, tasks), hooks);
         const kids = (children.get(agent.info.id) ?? []).filter((kid) => !seen.has(kid.info.id));
         if (kids.length > 0) {
             const sub = el("ul", "agent-list");
@@ -50,13 +57,25 @@ export function renderAgentTree(container, run) {
     }
     container.replaceChildren(...nodes);
 }
-function agentItem(agent, task) {
-    const state = agent.succeeded === null || agent.succeeded === undefined ? "running" : agent.succeeded ? "done" : "failed";
+function agentItem(agent, task, hooks) {
+    const state = agentState(agent);
     const li = el("li", "agent");
     li.dataset.agentId = agent.info.id;
     li.dataset.state = state;
-    const head = el("div", "agent-head");
-    head.append(el("span", "agent-type", agent.info.profile ?? agent.info.agent_type ?? "agent"), el("span", `state state-${state}`, state));
+    const session = agent.info.session_id;
+    // Only an agent with a session of its own has a conversation to open.
+    const head = session ? el("button", "agent-head agent-open") : el("div", "agent-head");
+    head.append(el("span", "agent-type", agentType(agent)), el("span", `state state-${state}`, state));
+    if (session && head instanceof HTMLButtonElement) {
+        li.dataset.agentSession = session;
+        head.type = "button";
+        head.title = `Show ${agent.info.id}'s conversation`;
+        if (session === hooks.selectedSession) {
+            li.classList.add("selected");
+            head.setAttribute("aria-current", "true");
+        }
+        head.addEventListener("click", () => hooks.open(agent));
+    }
     li.append(head);
     li.append(el("div", "agent-model", agent.info.model));
     if (task) {

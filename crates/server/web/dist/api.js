@@ -110,6 +110,13 @@ export class Api {
     getSession(id) {
         return this.request("GET", `/api/sessions/${encodeURIComponent(id)}`);
     }
+    deleteSession(id) {
+        return this.request("DELETE", `/api/sessions/${encodeURIComponent(id)}`);
+    }
+    /** The copy is a new session of its own; the answer is its info. */
+    forkSession(id) {
+        return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/fork`, {});
+    }
     sendMessage(id, text) {
         return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/messages`, { text });
     }

@@ -280,6 +280,11 @@ export class Conversation {
         this.append(root);
         const block = { root, badge, duration, output, streamed: "", finished: false };
         this.tools.set(callId, block);
+        // A question asked before its call was seen (a pending card shown on open) joins the call.
+        for (const card of this.cards.values()) {
+            if (card.dataset.callId === callId && !card.dataset.decided)
+                this.placeCard(card);
+        }
         return block;
     }
     toolDelta(callId, delta) {
@@ -315,7 +320,7 @@ export class Conversation {
         if (existing) {
             // A pending card shown before the replay moves to where the request happened.
             if (!existing.dataset.decided)
-                this.append(existing);
+                this.placeCard(existing);
             return;
         }
         const card = el("div", "permission-card");
@@ -348,7 +353,19 @@ export class Conversation {
         }
         card.append(actions);
         this.cards.set(requestId, card);
-        this.append(card);
+        this.placeCard(card);
+    }
+    /** A card sits at the top of its tool call's block (opened) when there is one, else below. */
+    placeCard(card) {
+        const block = this.tools.get(card.dataset.callId ?? "");
+        const body = block?.root.querySelector(".tool-body");
+        if (block && body) {
+            body.prepend(card);
+            block.root.open = true;
+        }
+        else {
+            this.append(card);
+        }
     }
     permissionDecided(event) {
         const requestId = str(event.request_id);

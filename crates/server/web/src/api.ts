@@ -114,6 +114,15 @@ export class Api {
     return this.request("GET", `/api/sessions/${encodeURIComponent(id)}`);
   }
 
+  deleteSession(id: string): Promise<void> {
+    return this.request("DELETE", `/api/sessions/${encodeURIComponent(id)}`);
+  }
+
+  /** The copy is a new session of its own; the answer is its info. */
+  forkSession(id: string): Promise<SessionInfo> {
+    return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/fork`, {});
+  }
+
   sendMessage(id: string, text: string): Promise<{ session_id: string; accepted: boolean }> {
     return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/messages`, { text });
   }

@@ -5,7 +5,8 @@
 //   #token-form, #token-input         the token form (shown without a token or after a 401)
 //   #error-banner                     one-line API errors, with the problem's hint
 //   #new-session                      creates a session and opens it
-//   #session-list li[data-session-id] one per session, newest first; `.active` is the open one
+//   #session-list li[data-session-id] one per session, newest first; `.active` is the open one;
+//     button[data-action=fork|delete] in each (delete asks confirm() first)
 //   #conversation                     the open session's blocks:
 //     .msg.msg-user, .msg.msg-assistant, details.thinking,
 //     .tool-block[data-call-id][data-state=running|ok|failed] with .badge and .tool-output,
@@ -16,14 +17,20 @@
 //   #turn-status                      the "working" spinner while a turn runs
 //   #usage                            tokens and cost of the open session
 //   #connection[data-state]           the stream's state: connecting | open | closed
-//   #agent-panel, #agent-tree         the agent tree, shown once the session has agents
+//   #agent-panel, #agent-tree         the agent tree, shown once the session has agents;
+//     li.agent[data-agent-id][data-state][data-agent-session] > button.agent-open opens the
+//     agent's conversation (`li.selected` while shown)
+//   #agent-view-header, #agent-view-title, #back-to-run
+//                                     shown while an agent's conversation is open
+//   #agent-conversation               that conversation, read-only (the prompt box is disabled);
+//                                     #conversation keeps the run's, hidden meanwhile
 
-import { renderAgentTree } from "./agents.js";
+import { agentState, agentType, renderAgentTree } from "./agents.js";
 import { Api, ApiError, storeToken, storedToken, takeTokenFromFragment } from "./api.js";
 import { Conversation } from "./conversation.js";
 import { byId, el, formatTokens, relativeTime } from "./dom.js";
 import { SessionStream, type StreamState } from "./stream.js";
-import type { Decision, ServerEvent, SessionInfo, Usage } from "./types.js";
+import type { AgentNode, Decision, RunAgents, ServerEvent, SessionInfo, Usage } from "./types.js";
 
 const OPEN_SESSION_KEY = "code-mesh-open-session";
 const AGENT_EVENTS = new Set([
@@ -35,9 +42,22 @@ const AGENT_EVENTS = new Set([
   "task_failed",
 ]);
 
+/** An agent's conversation shown in place of the run's, which keeps streaming underneath. */
+interface AgentView {
+  agentId: string;
+  sessionId: string;
+  stream: SessionStream;
+}
+
 class App {
   private readonly api = new Api(() => storedToken());
   private readonly conversation: Conversation;
+  private readonly agentConversation: Conversation;
+  private agentView: AgentView | null = null;
+  /** Bumped whenever the agent view opens or closes, so a late event of the last one is dropped. */
+  private agentGeneration = 0;
+  /** The run's agents as last fetched, for the agent view's header. */
+  private agents: RunAgents | null = null;
   private sessions: SessionInfo[] = [];
   private currentId: string | null = null;
   private stream: SessionStream | null = null;
@@ -70,10 +90,18 @@ class App {
     stop: byId<HTMLButtonElement>("stop"),
     agentPanel: byId<HTMLElement>("agent-panel"),
     agentTree: byId<HTMLElement>("agent-tree"),
+    agentConversation: byId<HTMLElement>("agent-conversation"),
+    agentViewHeader: byId<HTMLElement>("agent-view-header"),
+    agentViewTitle: byId<HTMLElement>("agent-view-title"),
+    backToRun: byId<HTMLButtonElement>("back-to-run"),
   };
 
   constructor() {
     this.conversation = new Conversation(this.el.conversation, {
+      decide: (requestId, decision) => this.decide(requestId, decision),
+    });
+    // An agent's questions are the run's: the run's session answers them.
+    this.agentConversation = new Conversation(this.el.agentConversation, {
       decide: (requestId, decision) => this.decide(requestId, decision),
     });
     this.api.onUnauthorized = () => this.askForToken("The server did not accept the token. Paste the one `code-mesh serve` printed.");
@@ -120,6 +148,7 @@ class App {
       }
     });
     this.el.stop.addEventListener("click", () => void this.stopTurn());
+    this.el.backToRun.addEventListener("click", () => this.closeAgentView());
     // Keeps "5 min ago" true without asking the server.
     window.setInterval(() => this.renderSessions(), 60_000);
   }
@@ -130,6 +159,7 @@ class App {
     storeToken(null);
     this.stream?.close();
     this.stream = null;
+    this.agentView?.stream.close();
     this.el.tokenMessage.textContent = message ?? "Paste the token that `code-mesh serve` printed (the part after #token=).";
     this.el.tokenOverlay.hidden = false;
     this.el.tokenInput.focus();
@@ -187,13 +217,80 @@ class App {
       button.append(meta);
       if (session.id === this.currentId) button.setAttribute("aria-current", "true");
       button.addEventListener("click", () => void this.openSession(session.id));
-      li.append(button);
+      const actions = el("div", "session-actions");
+      const title = session.title || "Untitled session";
+      actions.append(
+        this.sessionAction("fork", "Fork", `Copy “${title}” into a new session`, () => this.forkSession(session.id)),
+        this.sessionAction("delete", "Delete", `Delete “${title}”`, () => this.deleteSession(session.id, title)),
+      );
+      li.append(button, actions);
       return li;
     });
     if (items.length === 0) items.push(el("li", "session-none", "No sessions yet"));
     this.el.sessionList.replaceChildren(...items);
     const current = this.sessions.find((s) => s.id === this.currentId);
     if (current) this.el.sessionTitle.textContent = current.title || "Untitled session";
+  }
+
+  private sessionAction(action: string, label: string, title: string, run: () => Promise<void>): HTMLButtonElement {
+    const button = el("button", "session-action", label);
+    button.type = "button";
+    button.dataset.action = action;
+    button.title = title;
+    button.setAttribute("aria-label", title);
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      void run().finally(() => (button.disabled = false));
+    });
+    return button;
+  }
+
+  private async forkSession(id: string): Promise<void> {
+    let forked: SessionInfo;
+    try {
+      forked = await this.api.forkSession(id);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.sessions = [forked, ...this.sessions.filter((s) => s.id !== forked.id)];
+    await this.openSession(forked.id);
+    this.scheduleListRefresh();
+  }
+
+  private async deleteSession(id: string, title: string): Promise<void> {
+    if (!window.confirm(`Delete the session “${title}” and its history? This cannot be undone.`)) return;
+    try {
+      await this.api.deleteSession(id);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (id === this.currentId) this.closeSession();
+    this.sessions = this.sessions.filter((s) => s.id !== id);
+    this.renderSessions();
+    await this.loadSessions();
+  }
+
+  /** Leaves the open session (it was deleted): no stream, no conversation, the empty state. */
+  private closeSession(): void {
+    this.openGeneration++;
+    this.stream?.close();
+    this.stream = null;
+    this.closeAgentView();
+    this.currentId = null;
+    sessionStorage.removeItem(OPEN_SESSION_KEY);
+    this.conversation.reset();
+    this.hasAgents = false;
+    this.agents = null;
+    this.el.agentPanel.hidden = true;
+    this.el.agentTree.replaceChildren();
+    this.el.conversation.hidden = true;
+    this.el.emptyState.hidden = false;
+    this.el.sessionTitle.textContent = "";
+    this.el.usage.textContent = "";
+    this.showConnection("closed");
+    this.setRunning(false);
   }
 
   private async newSession(): Promise<string | null> {
@@ -212,10 +309,12 @@ class App {
     const generation = ++this.openGeneration;
     this.stream?.close();
     this.stream = null;
+    this.closeAgentView();
     this.currentId = id;
     sessionStorage.setItem(OPEN_SESSION_KEY, id);
     this.conversation.reset();
     this.hasAgents = false;
+    this.agents = null;
     this.el.agentPanel.hidden = true;
     this.el.agentTree.replaceChildren();
     this.el.emptyState.hidden = true;
@@ -306,7 +405,7 @@ class App {
     this.running = running;
     this.el.stop.hidden = !running;
     this.el.turnStatus.hidden = !running;
-    this.el.send.disabled = running;
+    this.el.send.disabled = running || this.agentView !== null;
   }
 
   // --- agents ---
@@ -325,15 +424,98 @@ class App {
       if (generation !== this.openGeneration) return;
       const any = (run.agents?.length ?? 0) > 0 || (run.tasks?.length ?? 0) > 0;
       this.el.agentPanel.hidden = !any;
-      renderAgentTree(this.el.agentTree, run);
+      this.agents = run;
+      this.renderAgents();
+      this.showAgentHeader();
     } catch (error) {
       this.fail(error);
     }
   }
 
+  private renderAgents(): void {
+    if (!this.agents) return;
+    renderAgentTree(this.el.agentTree, this.agents, {
+      selectedSession: this.agentView?.sessionId ?? null,
+      open: (agent) => this.openAgent(agent),
+    });
+  }
+
+  /** Shows an agent's own conversation, read-only, while the run's keeps streaming unseen. */
+  private openAgent(agent: AgentNode): void {
+    const sessionId = agent.info.session_id;
+    if (!sessionId || !this.currentId) return;
+    // The agent that runs in the run's own session has no other conversation to show.
+    if (sessionId === this.currentId) {
+      this.closeAgentView();
+      return;
+    }
+    if (this.agentView?.sessionId === sessionId) return;
+    this.agentView?.stream.close();
+    this.agentConversation.reset();
+    const generation = ++this.agentGeneration;
+    const stream = new SessionStream((after) => this.api.streamUrl(sessionId, after), {
+      onEvent: (event) => {
+        if (generation === this.agentGeneration) this.agentConversation.apply(event);
+      },
+      // The connection badge is the run's; the agent's stream rides along silently.
+      onState: () => {},
+      onRefused: () => this.agentStreamRefused(sessionId, generation),
+    });
+    this.agentView = { agentId: agent.info.id, sessionId, stream };
+    this.el.conversation.hidden = true;
+    this.el.agentConversation.hidden = false;
+    this.el.agentViewHeader.hidden = false;
+    this.el.prompt.disabled = true;
+    this.el.send.disabled = true;
+    this.showAgentHeader();
+    this.renderAgents();
+  }
+
+  private async agentStreamRefused(sessionId: string, generation: number): Promise<boolean> {
+    if (generation !== this.agentGeneration) return false;
+    try {
+      await this.api.getSession(sessionId);
+      return generation === this.agentGeneration;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 0) return generation === this.agentGeneration;
+      this.fail(error);
+      return false;
+    }
+  }
+
+  /** Back to the run's conversation, which streamed on while hidden. */
+  private closeAgentView(): void {
+    if (!this.agentView) return;
+    this.agentGeneration++;
+    this.agentView.stream.close();
+    this.agentView = null;
+    this.agentConversation.reset();
+    this.el.agentConversation.hidden = true;
+    this.el.agentViewHeader.hidden = true;
+    this.el.agentViewTitle.textContent = "";
+    this.el.conversation.hidden = this.currentId === null;
+    this.el.prompt.disabled = false;
+    this.el.send.disabled = this.running;
+    this.conversation.scrollToEnd();
+    this.renderAgents();
+  }
+
+  /** "agent_3 · coder · running", the state as the tree last had it. */
+  private showAgentHeader(): void {
+    const view = this.agentView;
+    if (!view) return;
+    const agent = this.agents?.agents?.find((a) => a.info.id === view.agentId);
+    const parts = [view.agentId];
+    if (agent) parts.push(agentType(agent), agentState(agent));
+    this.el.agentViewTitle.textContent = parts.join(" · ");
+    if (agent) this.el.agentViewHeader.dataset.state = agentState(agent);
+  }
+
   // --- prompt, stop, permissions ---
 
   private async send(): Promise<void> {
+    // An agent's session is driven by its run; the server would refuse the prompt (409).
+    if (this.agentView) return;
     const text = this.el.prompt.value.trim();
     if (!text) return;
     const id = this.currentId ?? (await this.newSession());

@@ -311,6 +311,10 @@ export class Conversation {
 
     const block: ToolBlock = { root, badge, duration, output, streamed: "", finished: false };
     this.tools.set(callId, block);
+    // A question asked before its call was seen (a pending card shown on open) joins the call.
+    for (const card of this.cards.values()) {
+      if (card.dataset.callId === callId && !card.dataset.decided) this.placeCard(card);
+    }
     return block;
   }
 
@@ -346,7 +350,7 @@ export class Conversation {
     const existing = this.cards.get(requestId);
     if (existing) {
       // A pending card shown before the replay moves to where the request happened.
-      if (!existing.dataset.decided) this.append(existing);
+      if (!existing.dataset.decided) this.placeCard(existing);
       return;
     }
     const card = el("div", "permission-card");
@@ -379,7 +383,19 @@ export class Conversation {
     }
     card.append(actions);
     this.cards.set(requestId, card);
-    this.append(card);
+    this.placeCard(card);
+  }
+
+  /** A card sits at the top of its tool call's block (opened) when there is one, else below. */
+  private placeCard(card: HTMLElement): void {
+    const block = this.tools.get(card.dataset.callId ?? "");
+    const body = block?.root.querySelector<HTMLElement>(".tool-body");
+    if (block && body) {
+      body.prepend(card);
+      block.root.open = true;
+    } else {
+      this.append(card);
+    }
   }
 
   private permissionDecided(event: ServerEvent): void {
