@@ -6,7 +6,7 @@ export function agentState(agent) {
     return agent.succeeded === null || agent.succeeded === undefined ? "running" : agent.succeeded ? "done" : "failed";
 }
 export function agentType(agent) {
-    return agent.info.profile ?? agent.info.agent_type ?? "agent";
+    return agent.info.profile ?? "agent";
 }
 export function renderAgentTree(container, run, hooks) {
     const agents = Array.isArray(run.agents) ? run.agents : [];
@@ -88,14 +88,10 @@ function agentItem(agent, task, hooks) {
     return li;
 }
 function taskOf(agent, tasks) {
-    const byAgent = tasks.find((task) => task.agents.includes(agent.info.id));
-    if (byAgent)
-        return byAgent;
-    const id = agent.info.task;
-    return id ? tasks.find((task) => task.info.id === id) : undefined;
+    return tasks.find((task) => task.agents.includes(agent.info.id));
 }
 function taskTitle(task) {
-    const text = task.info.title ?? task.info.description ?? task.info.id;
+    const text = task.info.description ?? task.info.id;
     const first = text.split("\n")[0] ?? text;
     return first.length > 90 ? `${first.slice(0, 89)}…` : first;
 }

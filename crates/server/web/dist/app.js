@@ -360,7 +360,7 @@ class App {
                 break;
             }
             case "usage_updated":
-                this.showUsage((event.session_total ?? event.usage));
+                this.showUsage(event.session_total ?? event.usage);
                 break;
             default:
                 if (AGENT_EVENTS.has(event.type)) {

@@ -102,8 +102,8 @@ export class Conversation {
                 this.notice("info", `Forked from ${str(event.parent_id)}`);
                 break;
             case "agent_spawned": {
-                const agent = (event.agent ?? {});
-                this.notice("info", `Agent ${agent.id ?? "?"} (${agent.profile ?? agent.agent_type ?? "agent"}) started on ${agent.model ?? "?"}`);
+                const agent = event.agent ?? {};
+                this.notice("info", `Agent ${agent.id ?? "?"} (${agent.profile ?? "agent"}) started on ${agent.model ?? "?"}`);
                 break;
             }
             case "agent_terminated":
@@ -128,7 +128,8 @@ export class Conversation {
     /** Shows the cards of requests still waiting for an answer (from GET /api/sessions/{id}). */
     showPending(events) {
         for (const event of events)
-            this.permissionRequested(event);
+            if (event.type === "permission_requested")
+                this.permissionRequested(event);
         this.scrollToEnd();
     }
     scrollToEnd() {

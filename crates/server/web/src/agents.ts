@@ -18,7 +18,7 @@ export function agentState(agent: AgentNode): AgentState {
 }
 
 export function agentType(agent: AgentNode): string {
-  return agent.info.profile ?? agent.info.agent_type ?? "agent";
+  return agent.info.profile ?? "agent";
 }
 
 export function renderAgentTree(container: HTMLElement, run: RunAgents, hooks: AgentTreeHooks): void {
@@ -101,14 +101,11 @@ function agentItem(agent: AgentNode, task: TaskNode | undefined, hooks: AgentTre
 }
 
 function taskOf(agent: AgentNode, tasks: TaskNode[]): TaskNode | undefined {
-  const byAgent = tasks.find((task) => task.agents.includes(agent.info.id));
-  if (byAgent) return byAgent;
-  const id = agent.info.task;
-  return id ? tasks.find((task) => task.info.id === id) : undefined;
+  return tasks.find((task) => task.agents.includes(agent.info.id));
 }
 
 function taskTitle(task: TaskNode): string {
-  const text = task.info.title ?? task.info.description ?? task.info.id;
+  const text = task.info.description ?? task.info.id;
   const first = text.split("\n")[0] ?? text;
   return first.length > 90 ? `${first.slice(0, 89)}…` : first;
 }

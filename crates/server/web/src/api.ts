@@ -1,16 +1,27 @@
 // The HTTP API client: every call sends the bearer token, and every failure becomes an
 // `ApiError` whose message is one line a person can act on (the problem's hint included).
 
-import type { Decision, Problem, RunAgents, SessionInfo, SessionView } from "./types.js";
+import type {
+  Accepted,
+  CreateSession,
+  Decision,
+  ForkSession,
+  PermissionAnswer,
+  PostMessage,
+  Problem,
+  RunAgents,
+  SessionInfo,
+  SessionView,
+} from "./types.js";
 
 const TOKEN_KEY = "code-mesh-token";
 
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  readonly hint: string | undefined;
+  readonly hint: string | null | undefined;
 
-  constructor(status: number, code: string, message: string, hint?: string) {
+  constructor(status: number, code: string, message: string, hint?: string | null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
@@ -57,11 +68,11 @@ export function takeTokenFromFragment(): string | null {
 }
 
 async function problemOf(response: Response): Promise<ApiError> {
-  let problem: Problem = {};
+  let problem: Partial<Problem> = {};
   const text = await response.text().catch(() => "");
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === "object") problem = parsed as Problem;
+    if (parsed && typeof parsed === "object") problem = parsed as Partial<Problem>;
   } catch {
     // Not JSON (a proxy's page, say): fall back to the status line below.
   }
@@ -107,7 +118,7 @@ export class Api {
   }
 
   createSession(): Promise<SessionView> {
-    return this.request("POST", "/api/sessions", {});
+    return this.request("POST", "/api/sessions", {} satisfies CreateSession);
   }
 
   getSession(id: string): Promise<SessionView> {
@@ -120,11 +131,11 @@ export class Api {
 
   /** The copy is a new session of its own; the answer is its info. */
   forkSession(id: string): Promise<SessionInfo> {
-    return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/fork`, {});
+    return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/fork`, {} satisfies ForkSession);
   }
 
-  sendMessage(id: string, text: string): Promise<{ session_id: string; accepted: boolean }> {
-    return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/messages`, { text });
+  sendMessage(id: string, text: string): Promise<Accepted> {
+    return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/messages`, { text } satisfies PostMessage);
   }
 
   abort(id: string): Promise<unknown> {
@@ -135,7 +146,7 @@ export class Api {
     return this.request(
       "POST",
       `/api/sessions/${encodeURIComponent(id)}/permissions/${encodeURIComponent(requestId)}`,
-      { decision },
+      { decision } satisfies PermissionAnswer,
     );
   }
 

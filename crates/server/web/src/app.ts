@@ -30,10 +30,10 @@ import { Api, ApiError, storeToken, storedToken, takeTokenFromFragment } from ".
 import { Conversation } from "./conversation.js";
 import { byId, el, formatTokens, relativeTime } from "./dom.js";
 import { SessionStream, type StreamState } from "./stream.js";
-import type { AgentNode, Decision, RunAgents, ServerEvent, SessionInfo, Usage } from "./types.js";
+import type { AgentNode, Decision, EventType, RunAgents, ServerEvent, SessionInfo, Usage } from "./types.js";
 
 const OPEN_SESSION_KEY = "code-mesh-open-session";
-const AGENT_EVENTS = new Set([
+const AGENT_EVENTS = new Set<EventType>([
   "agent_spawned",
   "agent_terminated",
   "task_created",
@@ -378,7 +378,7 @@ class App {
         break;
       }
       case "usage_updated":
-        this.showUsage((event.session_total ?? event.usage) as Usage | undefined);
+        this.showUsage(event.session_total ?? event.usage);
         break;
       default:
         if (AGENT_EVENTS.has(event.type)) {

@@ -8,7 +8,7 @@
 
 import { el, formatDuration } from "./dom.js";
 import { appendInline, renderMarkdown } from "./markdown.js";
-import type { Decision, Message, Part, ServerEvent } from "./types.js";
+import type { AgentInfo, Decision, EventOf, EventType, Message, Part, ServerEvent } from "./types.js";
 
 export interface ConversationHooks {
   /** Sends a permission answer; a rejection is shown by the caller and re-enables the card. */
@@ -80,7 +80,7 @@ export class Conversation {
     const stick = this.nearBottom();
     switch (event.type) {
       case "message_added":
-        this.messageAdded(event.message as Message);
+        this.messageAdded(event.message);
         break;
       case "text_delta":
         this.textDelta(str(event.delta));
@@ -134,8 +134,8 @@ export class Conversation {
         this.notice("info", `Forked from ${str(event.parent_id)}`);
         break;
       case "agent_spawned": {
-        const agent = (event.agent ?? {}) as { id?: string; profile?: string; agent_type?: string; model?: string };
-        this.notice("info", `Agent ${agent.id ?? "?"} (${agent.profile ?? agent.agent_type ?? "agent"}) started on ${agent.model ?? "?"}`);
+        const agent: Partial<AgentInfo> = event.agent ?? {};
+        this.notice("info", `Agent ${agent.id ?? "?"} (${agent.profile ?? "agent"}) started on ${agent.model ?? "?"}`);
         break;
       }
       case "agent_terminated":
@@ -157,7 +157,7 @@ export class Conversation {
 
   /** Shows the cards of requests still waiting for an answer (from GET /api/sessions/{id}). */
   showPending(events: ServerEvent[]): void {
-    for (const event of events) this.permissionRequested(event);
+    for (const event of events) if (event.type === "permission_requested") this.permissionRequested(event);
     this.scrollToEnd();
   }
 
@@ -344,7 +344,7 @@ export class Conversation {
 
   // --- permissions ---
 
-  private permissionRequested(event: ServerEvent): void {
+  private permissionRequested(event: EventOf<"permission_requested">): void {
     const requestId = str(event.request_id);
     if (!requestId) return;
     const existing = this.cards.get(requestId);
@@ -398,7 +398,7 @@ export class Conversation {
     }
   }
 
-  private permissionDecided(event: ServerEvent): void {
+  private permissionDecided(event: EventOf<"permission_decided">): void {
     const requestId = str(event.request_id);
     const decision = str(event.decision);
     const source = SOURCE_LABELS[str(event.source)] ?? str(event.source);
@@ -439,7 +439,7 @@ export class Conversation {
   }
 }
 
-const TRANSIENT = new Set(["text_delta", "reasoning_delta", "tool_output_delta"]);
+const TRANSIENT = new Set<EventType>(["text_delta", "reasoning_delta", "tool_output_delta"]);
 
 function str(value: unknown): string {
   if (typeof value === "string") return value;

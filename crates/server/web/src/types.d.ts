@@ -1,98 +1,34 @@
-// The JSON shapes of the HTTP API, as the Rust protocol crate serialises them. Only the fields
-// the page reads are listed; the server may send more.
+// The JSON shapes of the HTTP API. They are not written here: `api-schema.d.ts` is generated
+// from the server's OpenAPI document (crates/server/openapi.json) by `npm run build`, so the
+// page cannot drift from the protocol. These are short names for the schemas the page uses.
 
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens?: number;
-  cache_write_tokens?: number;
-  reasoning_tokens?: number;
-  cost_usd?: number | null;
-}
+import type { components } from "./api-schema.js";
 
-export interface SessionInfo {
-  id: string;
-  cwd: string;
-  workspace: string;
-  title: string;
-  model: string;
-  created_at: number;
-  updated_at: number;
-  message_count: number;
-  last_event_seq: number;
-  usage: Usage;
-  parent_id?: string;
-  agent?: string;
-}
+type Schemas = components["schemas"];
 
-export interface SessionView {
-  session: SessionInfo;
-  live: boolean;
-  running: boolean;
-  pending_permissions: ServerEvent[];
-}
-
-export type Part =
-  | { type: "text"; text: string }
-  | { type: "reasoning"; text: string; redacted?: boolean }
-  | { type: "tool_call"; call_id: string; name: string; arguments: string }
-  | { type: "tool_result"; call_id: string; name: string; output: string; is_error?: boolean };
-
-export interface Message {
-  seq: number;
-  role: "user" | "assistant" | "tool";
-  parts: Part[];
-  model?: string;
-  interrupted?: boolean;
-  created_at: number;
-}
-
-export interface AgentInfo {
-  id: string;
-  /** The profile's name; the contract also calls it `agent_type`. */
-  profile?: string;
-  agent_type?: string;
-  parent?: string | null;
-  session_id?: string;
-  model: string;
-  task?: string | null;
-}
-
-export interface AgentNode {
-  info: AgentInfo;
-  succeeded: boolean | null;
-  usage?: Usage;
-}
-
-export interface TaskNode {
-  info: { id: string; description: string; agent?: string; title?: string };
-  state: string;
-  agents: string[];
-  failure: string | null;
-}
-
-export interface RunAgents {
-  agents: AgentNode[];
-  tasks: TaskNode[];
-}
+export type Usage = Schemas["Usage"];
+export type SessionInfo = Schemas["SessionInfo"];
+export type SessionView = Schemas["SessionView"];
+export type Part = Schemas["Part"];
+export type Message = Schemas["Message"];
+export type AgentInfo = Schemas["AgentInfo"];
+export type AgentNode = Schemas["AgentNode"];
+export type TaskNode = Schemas["TaskNode"];
+export type RunAgents = Schemas["RunAgents"];
+export type Decision = Schemas["PermissionDecision"];
+export type Accepted = Schemas["Accepted"];
+/** The body of an `application/problem+json` answer. */
+export type Problem = Schemas["Problem"];
 
 /** An event: `seq`, `session_id`, `at` and `type`, plus the fields of its kind. */
-export interface ServerEvent {
-  seq: number;
-  session_id: string;
-  at: number;
-  type: string;
-  [field: string]: unknown;
-}
+export type ServerEvent = Schemas["Event"];
+/** The kinds of event, by their `type`. */
+export type EventType = ServerEvent["type"];
+/** The event of one kind. */
+export type EventOf<K extends EventType> = Extract<ServerEvent, { type: K }>;
 
-export type Decision = "allow_once" | "allow_always" | "deny";
-
-/** The body of an `application/problem+json` answer. */
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  code?: string;
-  hint?: string;
-}
+// Request bodies.
+export type CreateSession = Schemas["CreateSession"];
+export type ForkSession = Schemas["ForkSession"];
+export type PostMessage = Schemas["PostMessage"];
+export type PermissionAnswer = Schemas["PermissionAnswer"];
