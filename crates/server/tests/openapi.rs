@@ -1,6 +1,7 @@
 //! The checked-in OpenAPI description (`openapi.json`, what clients generate code from) must be
 //! the one the code generates. After changing a route or a protocol type, regenerate it with
-//! `UPDATE_OPENAPI=1 cargo test -p code-mesh-server --test openapi`.
+//! `UPDATE_OPENAPI=1 cargo test -p code-mesh-server --test openapi`, then rebuild the web page,
+//! whose API types are generated from it (`cd crates/server/web && npm run build`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,7 +19,8 @@ fn the_checked_in_openapi_json_matches_the_code() {
     assert!(
         checked_in == generated,
         "crates/server/openapi.json differs from what the code generates; regenerate it with \
-         UPDATE_OPENAPI=1 cargo test -p code-mesh-server --test openapi and review the diff"
+         UPDATE_OPENAPI=1 cargo test -p code-mesh-server --test openapi, review the diff, and \
+         rebuild the page's types (cd crates/server/web && npm run build)"
     );
 }
 
