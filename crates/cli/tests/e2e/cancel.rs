@@ -1,6 +1,5 @@
 use std::io::Read;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use code_mesh_protocol::{Event, EventKind, Role};
@@ -23,20 +22,7 @@ pub(crate) fn interrupt_when(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let mut pipe = child.stdout.take().unwrap();
-    let sink = stdout.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buffer[..n]));
-        }
-    });
+    let (stdout, reader) = collect_output(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready(&stdout.lock().unwrap()) {
         assert!(

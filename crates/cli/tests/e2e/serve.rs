@@ -1,6 +1,5 @@
 //! `code-mesh serve`: the real binary on a free port, driven over HTTP.
 
-use std::io::Read;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,15 +10,15 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// A running `code-mesh serve --port 0`, its stderr collected; stopped with SIGTERM on drop.
-struct Served {
+pub(crate) struct Served {
     child: Option<Child>,
     stderr: Arc<Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Served {
-    fn start(project: &Project, base_url: Option<&str>, args: &[&str]) -> Served {
+    pub(crate) fn start(project: &Project, base_url: Option<&str>, args: &[&str]) -> Served {
         let mut child = project
             .command(base_url)
             .args(["serve", "--port", "0"])
@@ -28,20 +27,7 @@ impl Served {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-        });
+        let (stderr, reader) = collect_output(child.stderr.take().unwrap());
         let deadline = Instant::now() + Duration::from_secs(30);
         let base = loop {
             let text = stderr.lock().unwrap().clone();
@@ -69,7 +55,16 @@ impl Served {
         format!("{}{path}", self.base)
     }
 
-    fn stderr(&self) -> String {
+    /// A client for this server that sends `token`.
+    pub(crate) fn api(&self, token: &str) -> Api<'_> {
+        Api {
+            served: self,
+            http: client(),
+            token: token.to_owned(),
+        }
+    }
+
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
@@ -78,7 +73,8 @@ impl Served {
         self.terminate()
     }
 
-    fn terminate(&mut self) -> (Option<i32>, String) {
+    /// Sends SIGTERM (SIGKILL after 20 s) and returns the exit code and the whole stderr.
+    pub(crate) fn terminate(&mut self) -> (Option<i32>, String) {
         let Some(mut child) = self.child.take() else {
             return (None, self.stderr());
         };
@@ -109,6 +105,65 @@ impl Drop for Served {
     }
 }
 
+/// Requests to a [`Served`] with a bearer token.
+pub(crate) struct Api<'a> {
+    served: &'a Served,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl Api<'_> {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.served.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.served.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Opens a session with `body`, which must be created; its id.
+    pub(crate) async fn create_session(&self, body: Value) -> String {
+        let created = self.post_json("/api/sessions", body).await;
+        assert_eq!(created.status(), 201, "{}", self.served.stderr());
+        session_id(&created.json().await.unwrap())
+    }
+
+    /// Posts the prompt `text` to session `id`.
+    async fn prompt(&self, id: &str, text: &str) -> reqwest::Response {
+        self.post_json(
+            &format!("/api/sessions/{id}/messages"),
+            json!({"text": text}),
+        )
+        .await
+    }
+
+    /// Session `id`'s event stream from its first event.
+    async fn stream(&self, id: &str) -> reqwest::Response {
+        self.get(&format!("/api/sessions/{id}/stream?after=0"))
+            .await
+    }
+}
+
+/// The session id of a session view.
+fn session_id(view: &Value) -> String {
+    view["session"]["id"].as_str().unwrap().to_owned()
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -126,6 +181,57 @@ fn printed_token(stderr: &str) -> Option<String> {
     Some(token)
 }
 
+/// Reads SSE `data:` events from `response` until one matches `stop`; returns them all.
+async fn read_events_until(
+    response: &mut reqwest::Response,
+    stop: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let mut seen = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = seen.find("\n\n") {
+                let message: String = seen.drain(..end + 2).collect();
+                for line in message.lines() {
+                    if let Some(data) = line.strip_prefix("data: ") {
+                        let event: Value = serde_json::from_str(data).unwrap();
+                        let done = stop(&event);
+                        events.push(event);
+                        if done {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap_or_else(|_| panic!("the stop event never came; got {events:?}"));
+    events
+}
+
+/// A coordinator that hands "write the notes" to a coder, which answers `step1` to `step20`
+/// slowly after `coder_delay_ms`, so its conversation can be watched while it works.
+pub(crate) fn delegated_notes_script(coder_delay_ms: u64) -> Vec<Turn> {
+    let words: Vec<String> = (1..=20).map(|n| format!("step{n}")).collect();
+    vec![
+        Turn::new()
+            .with_tool_call(code_mesh_testkit::ToolCall::new(
+                "delegate",
+                json!({"tasks": [{"id": "a", "description": "write the notes", "agent": "coder"}]}),
+            ))
+            .for_agent("coordinator")
+            .expect_last_user_contains("take notes"),
+        Turn::reply(words.join(" "))
+            .for_agent("coder")
+            .with_delay_ms(coder_delay_ms)
+            .with_chunk_delay_ms(30),
+        Turn::reply("All done.").for_agent("coordinator"),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_is_made_on_the_first_start_and_only_then_printed() {
     let project = Project::new();
@@ -141,8 +247,11 @@ async fn the_token_is_made_on_the_first_start_and_only_then_printed() {
         "{stderr}"
     );
 
-    let http = client();
-    let refused = http.get(first.url("/api/sessions")).send().await.unwrap();
+    let refused = client()
+        .get(first.url("/api/sessions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 401);
     assert_eq!(
         refused.headers()["content-type"],
@@ -150,19 +259,9 @@ async fn the_token_is_made_on_the_first_start_and_only_then_printed() {
     );
     let problem: Value = refused.json().await.unwrap();
     assert_eq!(problem["code"], "unauthorized", "{problem}");
-    let wrong = http
-        .get(first.url("/api/sessions"))
-        .bearer_auth("0".repeat(64))
-        .send()
-        .await
-        .unwrap();
+    let wrong = first.api(&"0".repeat(64)).get("/api/sessions").await;
     assert_eq!(wrong.status(), 401);
-    let listed = http
-        .get(first.url("/api/sessions"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let listed = first.api(&token).get("/api/sessions").await;
     assert_eq!(listed.status(), 200);
     assert_eq!(listed.json::<Value>().await.unwrap(), json!([]));
 
@@ -176,12 +275,7 @@ async fn the_token_is_made_on_the_first_start_and_only_then_printed() {
     assert!(!stderr.contains(&token), "{stderr}");
     assert!(printed_token(&stderr).is_none(), "{stderr}");
     assert!(stderr.contains("--print-token"), "{stderr}");
-    let listed = http
-        .get(second.url("/api/sessions"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let listed = second.api(&token).get("/api/sessions").await;
     assert_eq!(listed.status(), 200);
     drop(second);
 
@@ -210,13 +304,7 @@ async fn a_given_token_replaces_the_stored_one_for_that_run() {
         "{}",
         served.stderr()
     );
-    let http = client();
-    let listed = http
-        .get(served.url("/api/sessions"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let listed = served.api(token).get("/api/sessions").await;
     assert_eq!(listed.status(), 200);
 
     let short = project
@@ -227,7 +315,6 @@ async fn a_given_token_replaces_the_stored_one_for_that_run() {
     assert_eq!(short.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&short.stderr).contains("shorter than 16"));
 }
-
 #[test]
 fn a_host_other_machines_can_reach_needs_allow_remote() {
     let project = Project::new();
@@ -284,13 +371,9 @@ models = ["m1"]
 headers = { "x-api-key" = "sk-headercanary-123", "X-Title" = "my-app" }
 "#,
     );
-    let served = Served::start(&project, None, &["--token", "config-token-0123456789"]);
-    let response = client()
-        .get(served.url("/api/config"))
-        .bearer_auth("config-token-0123456789")
-        .send()
-        .await
-        .unwrap();
+    let token = "config-token-0123456789";
+    let served = Served::start(&project, None, &["--token", token]);
+    let response = served.api(token).get("/api/config").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert!(!text.contains("canary"), "{text}");
@@ -313,54 +396,17 @@ async fn a_prompt_goes_round_trip_over_the_api() {
     ]);
     let token = "round-trip-token-0123456789";
     let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
-    let http = client();
+    let api = served.api(token);
 
-    let created = http
-        .post(served.url("/api/sessions"))
-        .bearer_auth(token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201, "{}", served.stderr());
-    let view: Value = created.json().await.unwrap();
-    let id = view["session"]["id"].as_str().unwrap().to_owned();
+    let id = api.create_session(json!({})).await;
 
-    let accepted = http
-        .post(served.url(&format!("/api/sessions/{id}/messages")))
-        .bearer_auth(token)
-        .json(&json!({"text": "say hello"}))
-        .send()
-        .await
-        .unwrap();
+    let accepted = api.prompt(&id, "say hello").await;
     assert_eq!(accepted.status(), 202);
 
     // The stream replays from the start, so the turn cannot finish before it is read.
-    let mut stream = http
-        .get(served.url(&format!("/api/sessions/{id}/stream?after=0")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = api.stream(&id).await;
     assert_eq!(stream.status(), 200);
-    let mut seen = String::new();
-    let mut events: Vec<Value> = Vec::new();
-    'read: while let Some(chunk) = stream.chunk().await.unwrap() {
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = seen.find("\n\n") {
-            let message: String = seen.drain(..end + 2).collect();
-            for line in message.lines() {
-                if let Some(data) = line.strip_prefix("data: ") {
-                    let event: Value = serde_json::from_str(data).unwrap();
-                    let finished = event["type"] == "turn_finished";
-                    events.push(event);
-                    if finished {
-                        break 'read;
-                    }
-                }
-            }
-        }
-    }
+    let events = read_events_until(&mut stream, |event| event["type"] == "turn_finished").await;
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert_eq!(kinds.last(), Some(&"turn_finished"), "{kinds:?}");
     assert_eq!(events.last().unwrap()["reason"], "completed", "{events:?}");
@@ -369,15 +415,7 @@ async fn a_prompt_goes_round_trip_over_the_api() {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     drop(stream);
 
-    let messages: Value = http
-        .get(served.url(&format!("/api/sessions/{id}/messages")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let messages = api.get_json(&format!("/api/sessions/{id}/messages")).await;
     let reply = messages
         .as_array()
         .unwrap()
@@ -399,15 +437,10 @@ async fn sessions_that_cannot_open_say_why() {
     let token = "open-errors-token-0123456789";
     // No provider key anywhere, and no Ollama (the harness points it at a closed port).
     let served = Served::start(&project, None, &["--token", token]);
-    let http = client();
-    let open = |body: Value| {
-        http.post(served.url("/api/sessions"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-    };
+    let api = served.api(token);
+    let open = |body: Value| api.post_json("/api/sessions", body);
 
-    let missing_key = open(json!({"model": "openai/gpt-5-mini"})).await.unwrap();
+    let missing_key = open(json!({"model": "openai/gpt-5-mini"})).await;
     assert_eq!(missing_key.status(), 503);
     let problem: Value = missing_key.json().await.unwrap();
     assert_eq!(problem["code"], "session_unavailable", "{problem}");
@@ -419,9 +452,7 @@ async fn sessions_that_cannot_open_say_why() {
         "{problem}"
     );
 
-    let unknown = open(json!({"model": "nosuchprovider/model"}))
-        .await
-        .unwrap();
+    let unknown = open(json!({"model": "nosuchprovider/model"})).await;
     assert_eq!(unknown.status(), 400);
     let problem: Value = unknown.json().await.unwrap();
     assert!(
@@ -432,7 +463,7 @@ async fn sessions_that_cannot_open_say_why() {
         "{problem}"
     );
 
-    let nothing_configured = open(json!({})).await.unwrap();
+    let nothing_configured = open(json!({})).await;
     assert_eq!(nothing_configured.status(), 503);
 }
 
@@ -442,39 +473,17 @@ async fn a_hierarchical_run_shows_its_agents_and_tasks() {
     let server = serve(crate::hierarchical::diamond_script());
     let token = "agents-route-token-0123456789";
     let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
-    let http = client();
-    let view: Value = http
-        .post(served.url("/api/sessions"))
-        .bearer_auth(token)
-        .json(&json!({"strategy": "hierarchical"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = view["session"]["id"].as_str().unwrap().to_owned();
-    let accepted = http
-        .post(served.url(&format!("/api/sessions/{id}/messages")))
-        .bearer_auth(token)
-        .json(&json!({"text": "add a flag"}))
-        .send()
-        .await
-        .unwrap();
+    let api = served.api(token);
+    let id = api
+        .create_session(json!({"strategy": "hierarchical"}))
+        .await;
+    let accepted = api.prompt(&id, "add a flag").await;
     assert_eq!(accepted.status(), 202, "{}", served.stderr());
 
     // Wait for the run to end: the session reports no turn running and its reply is stored.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let view: Value = http
-            .get(served.url(&format!("/api/sessions/{id}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view = api.get_json(&format!("/api/sessions/{id}")).await;
         if view["running"] == false && view["session"]["message_count"].as_u64() >= Some(2) {
             break;
         }
@@ -485,15 +494,7 @@ async fn a_hierarchical_run_shows_its_agents_and_tasks() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let agents: Value = http
-        .get(served.url(&format!("/api/sessions/{id}/agents")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agents = api.get_json(&format!("/api/sessions/{id}/agents")).await;
     let mut profiles: Vec<&str> = agents["agents"]
         .as_array()
         .unwrap()
@@ -510,97 +511,26 @@ async fn a_hierarchical_run_shows_its_agents_and_tasks() {
     assert_eq!(tasks.len(), 4, "{agents}");
     assert!(tasks.iter().all(|task| task["state"] == "done"), "{agents}");
     // Sub-agents' sessions are not listed as the user's sessions.
-    let listed: Value = http
-        .get(served.url("/api/sessions"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = api.get_json("/api/sessions").await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     let (code, stderr) = served.stop();
     assert_eq!(code, Some(0), "{stderr}");
     assert_verified(&server);
 }
 
-/// Reads SSE `data:` events from `response` until one matches `stop`; returns them all.
-async fn read_events_until(
-    response: &mut reqwest::Response,
-    stop: impl Fn(&Value) -> bool,
-) -> Vec<Value> {
-    let mut seen = String::new();
-    let mut events = Vec::new();
-    let read = async {
-        while let Some(chunk) = response.chunk().await.unwrap() {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = seen.find("\n\n") {
-                let message: String = seen.drain(..end + 2).collect();
-                for line in message.lines() {
-                    if let Some(data) = line.strip_prefix("data: ") {
-                        let event: Value = serde_json::from_str(data).unwrap();
-                        let done = stop(&event);
-                        events.push(event);
-                        if done {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .unwrap_or_else(|_| panic!("the stop event never came; got {events:?}"));
-    events
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_conversation_streams_live_while_it_works() {
     let project = Project::new();
-    let words: Vec<String> = (1..=20).map(|n| format!("step{n}")).collect();
-    let server = serve(vec![
-        Turn::new()
-            .with_tool_call(code_mesh_testkit::ToolCall::new(
-                "delegate",
-                json!({"tasks": [{"id": "a", "description": "write the notes", "agent": "coder"}]}),
-            ))
-            .for_agent("coordinator"),
-        // Late and slow, so its stream is watched while it works.
-        Turn::reply(words.join(" "))
-            .for_agent("coder")
-            .with_delay_ms(1500)
-            .with_chunk_delay_ms(30),
-        Turn::reply("All done.").for_agent("coordinator"),
-    ]);
+    // The coder answers late and slowly, so its stream is watched while it works.
+    let server = serve(delegated_notes_script(1500));
     let token = "agent-stream-token-0123456789";
     let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
-    let http = client();
-    let view: Value = http
-        .post(served.url("/api/sessions"))
-        .bearer_auth(token)
-        .json(&json!({"strategy": "hierarchical"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run = view["session"]["id"].as_str().unwrap().to_owned();
-    let mut run_stream = http
-        .get(served.url(&format!("/api/sessions/{run}/stream?after=0")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let accepted = http
-        .post(served.url(&format!("/api/sessions/{run}/messages")))
-        .bearer_auth(token)
-        .json(&json!({"text": "take notes"}))
-        .send()
-        .await
-        .unwrap();
+    let api = served.api(token);
+    let run = api
+        .create_session(json!({"strategy": "hierarchical"}))
+        .await;
+    let mut run_stream = api.stream(&run).await;
+    let accepted = api.prompt(&run, "take notes").await;
     assert_eq!(accepted.status(), 202);
     let spawned = read_events_until(&mut run_stream, |event| {
         event["type"] == "agent_spawned" && event["agent"]["profile"] == "coder"
@@ -611,12 +541,7 @@ async fn an_agents_conversation_streams_live_while_it_works() {
         .unwrap()
         .to_owned();
 
-    let mut agent_stream = http
-        .get(served.url(&format!("/api/sessions/{coder}/stream?after=0")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let mut agent_stream = api.stream(&coder).await;
     assert_eq!(agent_stream.status(), 200);
     // Deltas are never stored: seeing them proves the agent's live bus reached the stream.
     let agent_events = read_events_until(&mut agent_stream, |event| {
@@ -630,13 +555,7 @@ async fn an_agents_conversation_streams_live_while_it_works() {
         "{agent_events:?}"
     );
     // The agent's session is read-only.
-    let refused = http
-        .post(served.url(&format!("/api/sessions/{coder}/messages")))
-        .bearer_auth(token)
-        .json(&json!({"text": "hi"}))
-        .send()
-        .await
-        .unwrap();
+    let refused = api.prompt(&coder, "hi").await;
     assert_eq!(refused.status(), 409);
 
     let finished =

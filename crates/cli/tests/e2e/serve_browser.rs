@@ -3,16 +3,14 @@
 //! finished, the file changed on disk, the session forked and the fork deleted; and a
 //! multi-agent run whose coder's conversation is watched live from the agent tree.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use code_mesh_testkit::Turn;
 use serde_json::json;
 
 use crate::harness::*;
+use crate::serve::{Served, delegated_notes_script};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const TOKEN: &str = "browser-test-token";
@@ -35,70 +33,6 @@ fn missing_tools() -> Option<String> {
         missing.push("node".to_owned());
     }
     (!missing.is_empty()).then(|| missing.join(", "))
-}
-
-/// `code-mesh serve`, killed when dropped; its stderr is kept for failure messages.
-struct Served {
-    child: Child,
-    base_url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Served {
-    fn start(mut command: Command) -> Served {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (address_tx, address_rx) = mpsc::channel();
-        let reader = BufReader::new(child.stderr.take().unwrap());
-        let collected = Arc::clone(&stderr);
-        // Keeps draining stderr after the address line so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let url = rest.split_whitespace().next().unwrap_or_default();
-                    let _ = address_tx.send(url.trim_end_matches('/').to_owned());
-                }
-                collected.lock().unwrap().push_str(&line);
-                collected.lock().unwrap().push('\n');
-            }
-        });
-        let base_url = match address_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "`code-mesh serve` printed no `listening on` line within 30 s\n--- stderr\n{}",
-                    stderr.lock().unwrap()
-                );
-            }
-        };
-        Served {
-            child,
-            base_url,
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// The browser test cannot run without its tools: in CI that is a failure, elsewhere a skip.
@@ -126,7 +60,7 @@ fn run_browser_script(script: &str, served: &mut Served, env: &[(&str, &str)]) {
     command
         .arg(web_dir().join("tests").join(script))
         .current_dir(web_dir())
-        .env("BASE_URL", &served.base_url)
+        .env("BASE_URL", &served.base)
         .env("TOKEN", TOKEN)
         .env("SCREENSHOT", &screenshot)
         .stdin(Stdio::null());
@@ -134,7 +68,7 @@ fn run_browser_script(script: &str, served: &mut Served, env: &[(&str, &str)]) {
         command.env(name, value);
     }
     let browser = Outcome::from(command.output().unwrap());
-    served.stop();
+    let (_, serve_stderr) = served.terminate();
     assert_eq!(
         browser.code,
         Some(0),
@@ -142,7 +76,7 @@ fn run_browser_script(script: &str, served: &mut Served, env: &[(&str, &str)]) {
         screenshot.display(),
         browser.stdout,
         browser.stderr,
-        served.stderr()
+        serve_stderr
     );
 }
 
@@ -169,9 +103,11 @@ fn the_page_sends_a_prompt_allows_an_edit_and_shows_its_diff() {
             .expect_tool_result_contains("+    1\tHello, Code Mesh!"),
     ]);
 
-    let mut command = project.command(Some(&server.base_url()));
-    command.args(["serve", "--port", "0", "--token", TOKEN, "--sandbox", "off"]);
-    let mut served = Served::start(command);
+    let mut served = Served::start(
+        &project,
+        Some(&server.base_url()),
+        &["--token", TOKEN, "--sandbox", "off"],
+    );
     run_browser_script(
         "browser.mjs",
         &mut served,
@@ -193,24 +129,16 @@ fn the_page_sends_a_prompt_allows_an_edit_and_shows_its_diff() {
 }
 
 /// Starts a session of `strategy` over the API (the page has no strategy picker); its id.
-fn create_session(base_url: &str, strategy: &str) -> String {
+fn create_session(served: &Served, strategy: &str) -> String {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let view: serde_json::Value = runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{base_url}/api/sessions"))
-            .bearer_auth(TOKEN)
-            .json(&json!({ "strategy": strategy }))
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        response.json().await.unwrap()
-    });
-    view["session"]["id"].as_str().unwrap().to_owned()
+    runtime.block_on(
+        served
+            .api(TOKEN)
+            .create_session(json!({ "strategy": strategy })),
+    )
 }
 
 #[test]
@@ -220,27 +148,16 @@ fn the_page_shows_an_agents_conversation_live_and_returns_to_the_run() {
     }
 
     let project = Project::new();
-    let words: Vec<String> = (1..=20).map(|n| format!("step{n}")).collect();
-    let server = serve(vec![
-        Turn::new()
-            .with_tool_call(code_mesh_testkit::ToolCall::new(
-                "delegate",
-                json!({"tasks": [{"id": "a", "description": "write the notes", "agent": "coder"}]}),
-            ))
-            .for_agent("coordinator")
-            .expect_last_user_contains("take notes"),
-        // Late and slow, so the page opens its conversation before it replies and sees it stream.
-        Turn::reply(words.join(" "))
-            .for_agent("coder")
-            .with_delay_ms(3000)
-            .with_chunk_delay_ms(30),
-        Turn::reply("All done.").for_agent("coordinator"),
-    ]);
+    // The coder answers late and slowly, so the page opens its conversation before it replies
+    // and sees it stream.
+    let server = serve(delegated_notes_script(3000));
 
-    let mut command = project.command(Some(&server.base_url()));
-    command.args(["serve", "--port", "0", "--token", TOKEN, "--sandbox", "off"]);
-    let mut served = Served::start(command);
-    let session = create_session(&served.base_url, "hierarchical");
+    let mut served = Served::start(
+        &project,
+        Some(&server.base_url()),
+        &["--token", TOKEN, "--sandbox", "off"],
+    );
+    let session = create_session(&served, "hierarchical");
     let agent_screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-agent-view.png");
     run_browser_script(
         "browser-agents.mjs",

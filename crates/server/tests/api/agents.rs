@@ -84,7 +84,7 @@ async fn models_and_config_are_the_hosts() {
     assert_eq!(config["providers"]["openai"]["api_key"], "********");
 
     for path in ["/api/models", "/api/config"] {
-        let anonymous = server.client.get(server.url(path)).send().await.unwrap();
+        let anonymous = crate::support::send(server.without_token(path)).await;
         crate::support::problem(anonymous, 401, "unauthorized").await;
     }
 }

@@ -5,14 +5,14 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::Value;
 
-use crate::support::{Script, TOKEN, TestServer, problem};
+use crate::support::{Script, TOKEN, TestServer, problem, send};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_refuses_requests_without_the_token() {
     let server = TestServer::start(Script::new()).await;
-    let url = server.url("/api/sessions");
+    let path = "/api/sessions";
 
-    let missing = server.client.get(&url).send().await.unwrap();
+    let missing = send(server.without_token(path)).await;
     assert_eq!(
         missing.headers().get(WWW_AUTHENTICATE).unwrap(),
         "Bearer",
@@ -21,40 +21,16 @@ async fn the_api_refuses_requests_without_the_token() {
     let body = problem(missing, 401, "unauthorized").await;
     assert!(body["hint"].as_str().unwrap().contains("Bearer"), "{body}");
 
-    let wrong = server
-        .client
-        .get(&url)
-        .bearer_auth("not-the-token")
-        .send()
-        .await
-        .unwrap();
+    let wrong = send(server.without_token(path).bearer_auth("not-the-token")).await;
     problem(wrong, 401, "unauthorized").await;
 
-    let prefix = server
-        .client
-        .get(&url)
-        .bearer_auth(format!("{TOKEN}x"))
-        .send()
-        .await
-        .unwrap();
+    let prefix = send(server.without_token(path).bearer_auth(format!("{TOKEN}x"))).await;
     problem(prefix, 401, "unauthorized").await;
 
-    let basic = server
-        .client
-        .get(&url)
-        .basic_auth("user", Some(TOKEN))
-        .send()
-        .await
-        .unwrap();
+    let basic = send(server.without_token(path).basic_auth("user", Some(TOKEN))).await;
     problem(basic, 401, "unauthorized").await;
 
-    let right = server
-        .client
-        .get(&url)
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let right = send(server.without_token(path).bearer_auth(TOKEN)).await;
     assert_eq!(right.status(), StatusCode::OK);
 }
 
@@ -63,45 +39,23 @@ async fn only_the_streams_take_the_token_in_the_query() {
     let server = TestServer::start(Script::new()).await;
     let id = server.create_session().await;
 
-    let listed = server
-        .client
-        .get(server.url(&format!("/api/sessions?token={TOKEN}")))
-        .send()
-        .await
-        .unwrap();
+    let listed = send(server.without_token(&format!("/api/sessions?token={TOKEN}"))).await;
     problem(listed, 401, "unauthorized").await;
-    let messages = server
-        .client
-        .get(server.url(&format!("/api/sessions/{id}/messages?token={TOKEN}")))
-        .send()
-        .await
-        .unwrap();
+    let messages =
+        send(server.without_token(&format!("/api/sessions/{id}/messages?token={TOKEN}"))).await;
     problem(messages, 401, "unauthorized").await;
 
-    let stream = server
-        .client
-        .get(server.url(&format!("/api/sessions/{id}/stream?after=0&token={TOKEN}")))
-        .send()
-        .await
-        .unwrap();
+    let stream =
+        send(server.without_token(&format!("/api/sessions/{id}/stream?after=0&token={TOKEN}")))
+            .await;
     let mut stream = crate::support::SseReader::new(stream);
     let started = stream.next_event().await;
     assert_eq!(started["type"], "session_started");
 
-    let global = server
-        .client
-        .get(server.url(&format!("/api/events?token={TOKEN}")))
-        .send()
-        .await
-        .unwrap();
+    let global = send(server.without_token(&format!("/api/events?token={TOKEN}"))).await;
     assert_eq!(global.status(), StatusCode::OK);
 
-    let wrong = server
-        .client
-        .get(server.url(&format!("/api/sessions/{id}/stream?token=nope")))
-        .send()
-        .await
-        .unwrap();
+    let wrong = send(server.without_token(&format!("/api/sessions/{id}/stream?token=nope"))).await;
     problem(wrong, 401, "unauthorized").await;
 }
 
@@ -109,12 +63,7 @@ async fn only_the_streams_take_the_token_in_the_query() {
 async fn health_the_description_and_the_page_need_no_token() {
     let server = TestServer::start(Script::new()).await;
 
-    let health = server
-        .client
-        .get(server.url("/api/health"))
-        .send()
-        .await
-        .unwrap();
+    let health = send(server.without_token("/api/health")).await;
     assert_eq!(health.status(), StatusCode::OK);
     let health: Value = health.json().await.unwrap();
     assert_eq!(
@@ -122,17 +71,12 @@ async fn health_the_description_and_the_page_need_no_token() {
         serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
     );
 
-    let openapi = server
-        .client
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let openapi = send(server.without_token("/openapi.json")).await;
     assert_eq!(openapi.status(), StatusCode::OK);
     let openapi: Value = openapi.json().await.unwrap();
     assert_eq!(openapi["openapi"], "3.1.0");
 
-    let page = server.client.get(server.url("/")).send().await.unwrap();
+    let page = send(server.without_token("/")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let content_type = page.headers().get(CONTENT_TYPE).unwrap().to_str().unwrap();
     assert!(content_type.starts_with("text/html"), "{content_type}");

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Script, TestServer, problem};
+use crate::support::{Script, TestServer, problem, send};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_routes_and_methods_are_problems() {
@@ -18,11 +18,7 @@ async fn unknown_routes_and_methods_are_problems() {
     problem(server.get("/no/such/page").await, 404, "not_found").await;
     problem(server.get("/assets/missing.js").await, 404, "not_found").await;
 
-    let put = server
-        .request(reqwest::Method::PUT, "/api/sessions")
-        .send()
-        .await
-        .unwrap();
+    let put = send(server.request(reqwest::Method::PUT, "/api/sessions")).await;
     problem(put, 405, "method_not_allowed").await;
     let delete_health = server.delete("/api/health").await;
     problem(delete_health, 405, "method_not_allowed").await;
@@ -34,22 +30,22 @@ async fn bad_prompt_bodies_are_refused() {
     let id = server.create_session().await;
     let path = format!("/api/sessions/{id}/messages");
 
-    let plain = server
-        .request(reqwest::Method::POST, &path)
-        .header("content-type", "text/plain")
-        .body(r#"{"text":"hi"}"#)
-        .send()
-        .await
-        .unwrap();
+    let plain = send(
+        server
+            .request(reqwest::Method::POST, &path)
+            .header("content-type", "text/plain")
+            .body(r#"{"text":"hi"}"#),
+    )
+    .await;
     problem(plain, 415, "unsupported_media_type").await;
 
-    let broken = server
-        .request(reqwest::Method::POST, &path)
-        .header("content-type", "application/json")
-        .body(r#"{"text": "#)
-        .send()
-        .await
-        .unwrap();
+    let broken = send(
+        server
+            .request(reqwest::Method::POST, &path)
+            .header("content-type", "application/json")
+            .body(r#"{"text": "#),
+    )
+    .await;
     problem(broken, 400, "invalid_json").await;
 
     let wrong_field = server.post(&path, json!({"txt": "hi"})).await;
@@ -57,12 +53,12 @@ async fn bad_prompt_bodies_are_refused() {
     let wrong_type = server.post(&path, json!({"text": 7})).await;
     problem(wrong_type, 422, "invalid_json").await;
 
-    let empty_body = server
-        .request(reqwest::Method::POST, &path)
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let empty_body = send(
+        server
+            .request(reqwest::Method::POST, &path)
+            .header("content-type", "application/json"),
+    )
+    .await;
     problem(empty_body, 400, "invalid_json").await;
 
     let blank = server.post(&path, json!({"text": " \n\t"})).await;

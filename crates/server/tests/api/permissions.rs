@@ -16,6 +16,21 @@ fn write_then_reply() -> Script {
         .with_turn(Turn::reply("Finished."))
 }
 
+/// Answers permission request `request_id` of session `id` with `decision`.
+async fn answer(
+    server: &TestServer,
+    id: &str,
+    request_id: &str,
+    decision: &str,
+) -> reqwest::Response {
+    server
+        .post(
+            &format!("/api/sessions/{id}/permissions/{request_id}"),
+            json!({"decision": decision}),
+        )
+        .await
+}
+
 /// Starts a turn whose `write` call waits for an answer; returns the stream and the request.
 async fn waiting_for_permission(server: &TestServer) -> (String, crate::support::SseReader, Value) {
     let id = server.create_session().await;
@@ -42,29 +57,14 @@ async fn an_allowed_write_runs() {
     assert_eq!(view["running"], true);
     assert_eq!(view["pending_permissions"], json!([request]));
 
-    let unknown = server
-        .post(
-            &format!("/api/sessions/{id}/permissions/req_unknown"),
-            json!({"decision": "allow_once"}),
-        )
-        .await;
+    let unknown = answer(&server, &id, "req_unknown", "allow_once").await;
     problem(unknown, 404, "permission_request_not_found").await;
-    let bad_decision = server
-        .post(
-            &format!("/api/sessions/{id}/permissions/{request_id}"),
-            json!({"decision": "maybe"}),
-        )
-        .await;
+    let bad_decision = answer(&server, &id, &request_id, "maybe").await;
     problem(bad_decision, 422, "invalid_json").await;
     let target = server.workspace.join("notes/out.txt");
     assert!(!target.exists(), "nothing is written before the answer");
 
-    let answered = server
-        .post(
-            &format!("/api/sessions/{id}/permissions/{request_id}"),
-            json!({"decision": "allow_once"}),
-        )
-        .await;
+    let answered = answer(&server, &id, &request_id, "allow_once").await;
     assert_eq!(answered.status(), StatusCode::NO_CONTENT);
 
     let events = stream.until_type("turn_finished").await;
@@ -79,12 +79,7 @@ async fn an_allowed_write_runs() {
 
     let view = server.get_json(&format!("/api/sessions/{id}")).await;
     assert_eq!(view["pending_permissions"], json!([]));
-    let again = server
-        .post(
-            &format!("/api/sessions/{id}/permissions/{request_id}"),
-            json!({"decision": "allow_once"}),
-        )
-        .await;
+    let again = answer(&server, &id, &request_id, "allow_once").await;
     problem(again, 404, "permission_request_not_found").await;
     server.model_server.verify().unwrap();
 }
@@ -95,12 +90,7 @@ async fn a_denied_write_fails() {
     let (id, mut stream, request) = waiting_for_permission(&server).await;
     let request_id = request["request_id"].as_str().unwrap();
 
-    let answered = server
-        .post(
-            &format!("/api/sessions/{id}/permissions/{request_id}"),
-            json!({"decision": "deny"}),
-        )
-        .await;
+    let answered = answer(&server, &id, request_id, "deny").await;
     assert_eq!(answered.status(), StatusCode::NO_CONTENT);
 
     let events = stream.until_type("turn_finished").await;
@@ -116,12 +106,7 @@ async fn a_denied_write_fails() {
 async fn answering_a_session_without_an_engine_is_not_found() {
     let server = TestServer::start(Script::new()).await;
     let id = server.create_session().await;
-    let response = server
-        .post(
-            &format!("/api/sessions/{id}/permissions/req_1"),
-            json!({"decision": "deny"}),
-        )
-        .await;
+    let response = answer(&server, &id, "req_1", "deny").await;
     problem(response, 404, "permission_request_not_found").await;
 }
 

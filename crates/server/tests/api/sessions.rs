@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{MODEL, Script, TestServer, Turn, problem, types};
+use crate::support::{MODEL, Script, TestServer, Turn, problem, send, session_ids, types};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_created_session_is_live_listed_and_readable() {
@@ -23,13 +23,7 @@ async fn a_created_session_is_live_listed_and_readable() {
     );
 
     let listed = server.get_json("/api/sessions").await;
-    let ids: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|info| info["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [id.as_str()]);
+    assert_eq!(session_ids(&listed), [id.as_str()]);
 
     let mut stream = server.stream(&id, 0).await;
     server.prompt(&id, "Say hello to the API").await;
@@ -213,10 +207,7 @@ async fn stored_events_are_paged_by_seq() {
 
     let all = server.get_json(&format!("/api/sessions/{id}/events")).await;
     let all = all.as_array().unwrap().clone();
-    let seqs: Vec<u64> = all
-        .iter()
-        .map(|event| event["seq"].as_u64().unwrap())
-        .collect();
+    let seqs = crate::support::seqs(&all);
     assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
     assert!(
         !types(&all).contains(&"text_delta"),
@@ -280,11 +271,7 @@ async fn a_bad_strategy_or_model_is_refused() {
     assert_eq!(response.status(), StatusCode::CREATED);
 
     // No body at all is a session with the defaults.
-    let response = server
-        .request(reqwest::Method::POST, "/api/sessions")
-        .send()
-        .await
-        .unwrap();
+    let response = send(server.request(reqwest::Method::POST, "/api/sessions")).await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Script, SseReader, TOKEN, TestServer, Turn, first, problem, types};
+use crate::support::{
+    Script, SseReader, TOKEN, TestServer, Turn, first, problem, send, streamed_text, types,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prompt_streams_its_turn_as_server_sent_events() {
@@ -26,10 +28,7 @@ async fn a_prompt_streams_its_turn_as_server_sent_events() {
     assert_eq!(accepted, json!({"session_id": id, "accepted": true}));
 
     let events = stream.until_type("turn_finished").await;
-    let seqs: Vec<u64> = events
-        .iter()
-        .map(|event| event["seq"].as_u64().unwrap())
-        .collect();
+    let seqs = crate::support::seqs(&events);
     assert!(
         seqs.windows(2).all(|pair| pair[1] == pair[0] + 1),
         "no gaps, no repeats: {seqs:?}"
@@ -51,12 +50,7 @@ async fn a_prompt_streams_its_turn_as_server_sent_events() {
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
-    let text: String = events
-        .iter()
-        .filter(|event| event["type"] == "text_delta")
-        .map(|event| event["delta"].as_str().unwrap())
-        .collect();
-    assert_eq!(text, "Hello from the model.");
+    assert_eq!(streamed_text(&events), "Hello from the model.");
     let user = first(&events, "message_added");
     assert_eq!(user["message"]["role"], "user");
     let answer = events
@@ -94,11 +88,8 @@ async fn one_turn_at_a_time_and_abort_cancels_it() {
     let view = server.get_json(&format!("/api/sessions/{id}")).await;
     assert_eq!(view["running"], true);
 
-    let aborted = server
-        .request(reqwest::Method::POST, &format!("/api/sessions/{id}/abort"))
-        .send()
-        .await
-        .unwrap();
+    let aborted =
+        send(server.request(reqwest::Method::POST, &format!("/api/sessions/{id}/abort"))).await;
     assert_eq!(aborted.status(), StatusCode::ACCEPTED);
     let aborted: Value = aborted.json().await.unwrap();
     assert_eq!(aborted, json!({"session_id": id, "accepted": true}));
@@ -109,11 +100,8 @@ async fn one_turn_at_a_time_and_abort_cancels_it() {
     assert_eq!(view["running"], false);
 
     // Aborting with nothing running is accepted and does nothing.
-    let idle = server
-        .request(reqwest::Method::POST, &format!("/api/sessions/{id}/abort"))
-        .send()
-        .await
-        .unwrap();
+    let idle =
+        send(server.request(reqwest::Method::POST, &format!("/api/sessions/{id}/abort"))).await;
     assert_eq!(idle.status(), StatusCode::ACCEPTED);
 }
 
@@ -125,12 +113,12 @@ async fn a_reconnecting_stream_gets_only_what_came_after_its_last_event() {
     let stored = stored.as_array().unwrap().clone();
     let last_seen = stored[1]["seq"].as_u64().unwrap();
 
-    let response = server
-        .request(reqwest::Method::GET, &format!("/api/sessions/{id}/stream"))
-        .header("Last-Event-ID", last_seen.to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = send(
+        server
+            .request(reqwest::Method::GET, &format!("/api/sessions/{id}/stream"))
+            .header("Last-Event-ID", last_seen.to_string()),
+    )
+    .await;
     let replayed = SseReader::new(response).until_type("turn_finished").await;
     assert_eq!(
         replayed,
@@ -141,23 +129,23 @@ async fn a_reconnecting_stream_gets_only_what_came_after_its_last_event() {
     // `?after=` does the same, and the header wins over it.
     let mut by_query = server.stream(&id, last_seen).await;
     assert_eq!(by_query.next_event().await, stored[2]);
-    let response = server
-        .request(
-            reqwest::Method::GET,
-            &format!("/api/sessions/{id}/stream?after=0"),
-        )
-        .header("Last-Event-ID", last_seen.to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = send(
+        server
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/sessions/{id}/stream?after=0"),
+            )
+            .header("Last-Event-ID", last_seen.to_string()),
+    )
+    .await;
     assert_eq!(SseReader::new(response).next_event().await, stored[2]);
 
-    let bad = server
-        .request(reqwest::Method::GET, &format!("/api/sessions/{id}/stream"))
-        .header("Last-Event-ID", "seven")
-        .send()
-        .await
-        .unwrap();
+    let bad = send(
+        server
+            .request(reqwest::Method::GET, &format!("/api/sessions/{id}/stream"))
+            .header("Last-Event-ID", "seven"),
+    )
+    .await;
     problem(bad, 400, "bad_request").await;
     let bad = server
         .get(&format!("/api/sessions/{id}/stream?after=-3"))
@@ -171,12 +159,7 @@ async fn the_global_stream_carries_every_live_session() {
         .with_turn(Turn::reply("First answer."))
         .with_turn(Turn::reply("Second answer."));
     let server = TestServer::start(script).await;
-    let global = server
-        .client
-        .get(server.url(&format!("/api/events?token={TOKEN}")))
-        .send()
-        .await
-        .unwrap();
+    let global = send(server.without_token(&format!("/api/events?token={TOKEN}"))).await;
     let mut global = SseReader::new(global);
 
     let one = server.create_session().await;

@@ -367,11 +367,13 @@ impl TestServer {
             .timeout(DEADLINE)
     }
 
+    /// A GET of `path` without the token; the caller adds any other credentials.
+    pub fn without_token(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.request(reqwest::Method::GET, path)
-            .send()
-            .await
-            .unwrap()
+        send(self.request(reqwest::Method::GET, path)).await
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -381,18 +383,11 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.request(reqwest::Method::POST, path)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        send(self.request(reqwest::Method::POST, path).json(&body)).await
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.request(reqwest::Method::DELETE, path)
-            .send()
-            .await
-            .unwrap()
+        send(self.request(reqwest::Method::DELETE, path)).await
     }
 
     /// Creates a session and returns its id.
@@ -416,13 +411,11 @@ impl TestServer {
 
     /// Opens session `id`'s event stream, replaying from `after`.
     pub async fn stream(&self, id: &str, after: u64) -> SseReader {
-        let response = self
-            .client
-            .get(self.url(&format!("/api/sessions/{id}/stream?after={after}")))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let response = send(
+            self.without_token(&format!("/api/sessions/{id}/stream?after={after}"))
+                .bearer_auth(TOKEN),
+        )
+        .await;
         SseReader::new(response)
     }
 
@@ -436,16 +429,26 @@ impl TestServer {
     }
 }
 
-/// Asserts `response` is a problem with this status and code, and returns its body.
-pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    let url = response.url().clone();
-    assert_eq!(response.status().as_u16(), status, "status of {url}");
-    let content_type = response
+/// Sends `request`, which must get an answer.
+pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.unwrap()
+}
+
+/// The `Content-Type` of `response`, empty when it has none.
+fn content_type(response: &reqwest::Response) -> String {
+    response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
-        .to_owned();
+        .to_owned()
+}
+
+/// Asserts `response` is a problem with this status and code, and returns its body.
+pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let url = response.url().clone();
+    assert_eq!(response.status().as_u16(), status, "status of {url}");
+    let content_type = content_type(&response);
     assert_eq!(
         content_type, "application/problem+json",
         "content type of {url}"
@@ -501,12 +504,7 @@ pub struct SseReader {
 
 impl SseReader {
     pub fn new(response: reqwest::Response) -> SseReader {
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = content_type(&response);
         SseReader {
             status: response.status(),
             content_type,
@@ -629,4 +627,31 @@ pub fn first<'a>(events: &'a [Value], kind: &str) -> &'a Value {
         .iter()
         .find(|event| event["type"] == kind)
         .unwrap_or_else(|| panic!("no {kind} among {:?}", types(events)))
+}
+
+/// The `text_delta`s of `events` joined: the streamed reply.
+pub fn streamed_text(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|event| event["type"] == "text_delta")
+        .map(|event| event["delta"].as_str().unwrap())
+        .collect()
+}
+
+/// The ids of a session listing.
+pub fn session_ids(listed: &Value) -> Vec<&str> {
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|info| info["id"].as_str().unwrap())
+        .collect()
+}
+
+/// The `seq`s of `events`, in order.
+pub fn seqs(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|event| event["seq"].as_u64().unwrap())
+        .collect()
 }

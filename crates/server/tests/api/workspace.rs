@@ -4,7 +4,7 @@ use code_mesh_core::{NewSession, Store};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{MODEL, Script, TOKEN, TestServer, problem};
+use crate::support::{MODEL, Script, TOKEN, TestServer, problem, send, session_ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_workspaces_session_is_not_found_on_every_route() {
@@ -24,13 +24,7 @@ async fn another_workspaces_session_is_not_found_on_every_route() {
     let other = other.id.0;
 
     let listed = server.get_json("/api/sessions").await;
-    let ids: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|info| info["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [mine.as_str()]);
+    assert_eq!(session_ids(&listed), [mine.as_str()]);
 
     let routes: Vec<(Method, String, Option<serde_json::Value>)> = vec![
         (Method::GET, format!("/api/sessions/{other}"), None),
@@ -62,7 +56,7 @@ async fn another_workspaces_session_is_not_found_on_every_route() {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        problem(request.send().await.unwrap(), 404, "session_not_found").await;
+        problem(send(request).await, 404, "session_not_found").await;
     }
     let ws = server.ws_url(&format!("/api/sessions/{other}/ws?token={TOKEN}"));
     match tokio_tungstenite::connect_async(ws).await {
@@ -131,7 +125,7 @@ async fn a_sub_agents_session_is_readable_but_only_its_run_drives_it() {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let body = problem(request.send().await.unwrap(), 409, "agent_session").await;
+        let body = problem(send(request).await, 409, "agent_session").await;
         assert!(
             body["hint"].as_str().unwrap().contains(&run),
             "{method} {path}: {body}"

@@ -53,17 +53,12 @@ async fn a_websocket_takes_ops_and_carries_events() {
             break;
         }
     }
-    let seqs: Vec<u64> = events
-        .iter()
-        .map(|event| event["seq"].as_u64().unwrap())
-        .collect();
+    let seqs = crate::support::seqs(&events);
     assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
-    let text: String = events
-        .iter()
-        .filter(|event| event["type"] == "text_delta")
-        .map(|event| event["delta"].as_str().unwrap())
-        .collect();
-    assert_eq!(text, "Hi over the socket.");
+    assert_eq!(
+        crate::support::streamed_text(&events),
+        "Hi over the socket."
+    );
     assert_eq!(events.last().unwrap()["reason"], "completed");
 
     send(&mut socket, "this is not json").await;
