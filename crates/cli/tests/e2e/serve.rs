@@ -571,3 +571,50 @@ async fn an_agents_conversation_streams_live_while_it_works() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_verified(&server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_streams_and_cancels_the_running_turn_which_stays_resumable() {
+    let project = Project::new();
+    // The model never answers in time: the turn is running when the server is stopped.
+    let server = serve(vec![Turn::reply("too late").with_delay_ms(120_000)]);
+    let token = "shutdown-token-0123456789";
+    let mut served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
+    let id;
+    let mut stream;
+    {
+        let api = served.api(token);
+        id = api.create_session(json!({})).await;
+        stream = api.stream(&id).await;
+        assert_eq!(api.prompt(&id, "wait for it").await.status(), 202);
+        read_events_until(&mut stream, |event| event["type"] == "request_started").await;
+    }
+    let (code, stderr) = tokio::task::block_in_place(|| served.terminate());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+    // The open stream ends with the server instead of hanging.
+    let rest = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut rest = String::new();
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            rest.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        rest
+    })
+    .await
+    .expect("the stream did not end with the server");
+    assert!(!rest.contains("too late"), "{rest}");
+
+    // The turn was cancelled and saved: a new server shows it, and the session takes prompts.
+    let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
+    let api = served.api(token);
+    let events = api.get_json(&format!("/api/sessions/{id}/events")).await;
+    let finished = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|event| event["type"] == "turn_finished")
+        .unwrap_or_else(|| panic!("no turn_finished stored: {events}"));
+    assert_eq!(finished["reason"], "cancelled", "{finished}");
+    let view = api.get_json(&format!("/api/sessions/{id}")).await;
+    assert_eq!(view["running"], false, "{view}");
+}
