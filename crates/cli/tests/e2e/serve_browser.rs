@@ -1,7 +1,8 @@
 //! The web page of `code-mesh serve` in a real headless Chromium (crates/server/web/tests/*.mjs):
 //! a prompt from the page, an edit allowed from its permission card, the diff shown, the turn
 //! finished, the file changed on disk, the session forked and the fork deleted; and a
-//! multi-agent run whose coder's conversation is watched live from the agent tree.
+//! multi-agent run, started from the page with a picked model and strategy, whose coder's
+//! conversation is watched live from the agent tree.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -128,19 +129,6 @@ fn the_page_sends_a_prompt_allows_an_edit_and_shows_its_diff() {
     assert_eq!(server.turns_served(), 2);
 }
 
-/// Starts a session of `strategy` over the API (the page has no strategy picker); its id.
-fn create_session(served: &Served, strategy: &str) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(
-        served
-            .api(TOKEN)
-            .create_session(json!({ "strategy": strategy })),
-    )
-}
-
 #[test]
 fn the_page_shows_an_agents_conversation_live_and_returns_to_the_run() {
     if browser_unavailable() {
@@ -148,6 +136,12 @@ fn the_page_shows_an_agents_conversation_live_and_returns_to_the_run() {
     }
 
     let project = Project::new();
+    // Two models: the page must send the one it picked, or the run would use the configured one.
+    project.write(
+        "code-mesh.toml",
+        "[providers]\nmodel = \"openai/testkit-default\"\n\n\
+         [providers.openai]\nmodels = [\"testkit-default\", \"testkit-picked\"]\n",
+    );
     // The coder answers late and slowly, so the page opens its conversation before it replies
     // and sees it stream.
     let server = serve(delegated_notes_script(3000));
@@ -157,13 +151,13 @@ fn the_page_shows_an_agents_conversation_live_and_returns_to_the_run() {
         Some(&server.base_url()),
         &["--token", TOKEN, "--sandbox", "off"],
     );
-    let session = create_session(&served, "hierarchical");
     let agent_screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-agent-view.png");
     run_browser_script(
         "browser-agents.mjs",
         &mut served,
         &[
-            ("SESSION_ID", session.as_str()),
+            ("DEFAULT_MODEL", "openai/testkit-default"),
+            ("MODEL", "openai/testkit-picked"),
             ("PROMPT", "take notes"),
             ("AGENT_PROFILE", "coder"),
             ("EXPECT_AGENT_FIRST", "step1 "),
@@ -174,4 +168,10 @@ fn the_page_shows_an_agents_conversation_live_and_returns_to_the_run() {
     );
     assert_verified(&server);
     assert_eq!(server.turns_served(), 3);
+    let coordinator = server
+        .requests()
+        .into_iter()
+        .find(|request| request.turn == Some(1))
+        .expect("the coordinator's request");
+    assert_eq!(coordinator.model(), Some("testkit-picked"));
 }

@@ -104,8 +104,9 @@ export class Api {
     listSessions(limit = 50) {
         return this.request("GET", `/api/sessions?limit=${limit}`);
     }
-    createSession() {
-        return this.request("POST", "/api/sessions", {});
+    /** A field left out takes the server's configured value. */
+    createSession(options = {}) {
+        return this.request("POST", "/api/sessions", options);
     }
     getSession(id) {
         return this.request("GET", `/api/sessions/${encodeURIComponent(id)}`);
@@ -125,6 +126,10 @@ export class Api {
     }
     decide(id, requestId, decision) {
         return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/permissions/${encodeURIComponent(requestId)}`, { decision });
+    }
+    /** The models this setup can use, as `code-mesh models --json` lists them. */
+    models() {
+        return this.request("GET", "/api/models");
     }
     agents(id) {
         return this.request("GET", `/api/sessions/${encodeURIComponent(id)}/agents`);

@@ -5,6 +5,9 @@
 //   #token-form, #token-input         the token form (shown without a token or after a 401)
 //   #error-banner                     one-line API errors, with the problem's hint
 //   #new-session                      creates a session and opens it
+//   #model-select, #strategy-select   the next new session's model and strategy (also used when
+//     a prompt starts one); option value "" is "default": the field is left out and the server
+//     uses its configured one. The models come from /api/models, the default-role one preselected
 //   #session-list li[data-session-id] one per session, newest first; `.active` is the open one;
 //     button[data-action=fork|delete] in each (delete asks confirm() first)
 //   #conversation                     the open session's blocks:
@@ -65,6 +68,8 @@ class App {
         errorText: byId("error-text"),
         errorClose: byId("error-close"),
         newSession: byId("new-session"),
+        modelSelect: byId("model-select"),
+        strategySelect: byId("strategy-select"),
         sessionList: byId("session-list"),
         sessionTitle: byId("session-title"),
         connection: byId("connection"),
@@ -104,6 +109,7 @@ class App {
     }
     async connect() {
         this.hideTokenForm();
+        void this.loadModels();
         await this.loadSessions();
         const remembered = sessionStorage.getItem(OPEN_SESSION_KEY);
         if (remembered && !this.currentId && this.sessions.some((s) => s.id === remembered)) {
@@ -167,6 +173,42 @@ class App {
         if (error instanceof ApiError && error.status === 401)
             return;
         this.showError(error);
+    }
+    // --- new-session options ---
+    /**
+     * Fills the model picker. A failure leaves only "default" (the server's own choice still
+     * works), so it is noted on the picker rather than raised as an error.
+     */
+    async loadModels() {
+        const select = this.el.modelSelect;
+        let models;
+        try {
+            models = await this.api.models();
+        }
+        catch (error) {
+            const line = error instanceof ApiError ? error.line : String(error);
+            select.replaceChildren(new Option("default", ""));
+            select.title = `The models could not be listed: ${line}`;
+            return;
+        }
+        // A reconnect keeps what the user picked, if the server still offers it.
+        const previous = select.value;
+        const names = [...new Set(models.map((m) => m.model))];
+        const preferred = models.find((m) => m.role === "default")?.model ?? "";
+        select.replaceChildren(new Option("default", ""), ...names.map((name) => new Option(name, name)));
+        select.value = previous && names.includes(previous) ? previous : preferred;
+        select.title = "";
+    }
+    /** The new session's options; a field left at "default" is left out. */
+    newSessionOptions() {
+        const options = {};
+        const model = this.el.modelSelect.value;
+        const strategy = this.el.strategySelect.value;
+        if (model)
+            options.model = model;
+        if (strategy)
+            options.strategy = strategy;
+        return options;
     }
     // --- sessions ---
     async loadSessions() {
@@ -272,7 +314,7 @@ class App {
     }
     async newSession() {
         try {
-            const view = await this.api.createSession();
+            const view = await this.api.createSession(this.newSessionOptions());
             this.sessions = [view.session, ...this.sessions.filter((s) => s.id !== view.session.id)];
             await this.openSession(view.session.id);
             return view.session.id;

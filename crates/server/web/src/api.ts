@@ -6,6 +6,7 @@ import type {
   CreateSession,
   Decision,
   ForkSession,
+  ModelListing,
   PermissionAnswer,
   PostMessage,
   Problem,
@@ -117,8 +118,9 @@ export class Api {
     return this.request("GET", `/api/sessions?limit=${limit}`);
   }
 
-  createSession(): Promise<SessionView> {
-    return this.request("POST", "/api/sessions", {} satisfies CreateSession);
+  /** A field left out takes the server's configured value. */
+  createSession(options: CreateSession = {}): Promise<SessionView> {
+    return this.request("POST", "/api/sessions", options);
   }
 
   getSession(id: string): Promise<SessionView> {
@@ -148,6 +150,11 @@ export class Api {
       `/api/sessions/${encodeURIComponent(id)}/permissions/${encodeURIComponent(requestId)}`,
       { decision } satisfies PermissionAnswer,
     );
+  }
+
+  /** The models this setup can use, as `code-mesh models --json` lists them. */
+  models(): Promise<ModelListing[]> {
+    return this.request("GET", "/api/models");
   }
 
   agents(id: string): Promise<RunAgents> {

@@ -17,6 +17,7 @@ export type TaskNode = Schemas["TaskNode"];
 export type RunAgents = Schemas["RunAgents"];
 export type Decision = Schemas["PermissionDecision"];
 export type Accepted = Schemas["Accepted"];
+export type ModelListing = Schemas["ModelListing"];
 /** The body of an `application/problem+json` answer. */
 export type Problem = Schemas["Problem"];
 

@@ -1,12 +1,13 @@
-// Drives the agent view of the page of `code-mesh serve` in headless Chromium: open a
-// hierarchical session, send a prompt, open the coder's conversation from the agent tree while
+// Drives the agent view of the page of `code-mesh serve` in headless Chromium: start a
+// hierarchical session from the page with a model picked from the server's list, send a prompt, open the coder's conversation from the agent tree while
 // it works and see its text stream in, go back to the run and see the run's final reply, with
 // nothing shown twice.
 //
 // Environment:
 //   BASE_URL            the server, e.g. http://127.0.0.1:4096 (required)
 //   TOKEN               the API token (required)
-//   SESSION_ID          a hierarchical session of that server, not yet prompted (required)
+//   DEFAULT_MODEL       the model the server's configuration names, preselected (required)
+//   MODEL               another model it lists, picked for the new session (required)
 //   PROMPT              the prompt to send (required)
 //   AGENT_PROFILE       the profile of the agent whose conversation to open, e.g. coder (required)
 //   EXPECT_AGENT_FIRST  a word early in that agent's reply (required)
@@ -22,7 +23,8 @@ import { expectNoError, openWithToken, required, runInBrowser, step } from "./ha
 
 const baseUrl = required("BASE_URL").replace(/\/+$/, "");
 const token = required("TOKEN");
-const sessionId = required("SESSION_ID");
+const defaultModel = required("DEFAULT_MODEL");
+const model = required("MODEL");
 const prompt = required("PROMPT");
 const profile = required("AGENT_PROFILE");
 const agentFirst = required("EXPECT_AGENT_FIRST");
@@ -32,9 +34,27 @@ const expectFinal = required("EXPECT_FINAL");
 runInBrowser(async (page) => {
   await openWithToken(page, baseUrl, token);
 
-  await step("open the hierarchical session", async () => {
-    await page.locator(`#session-list li[data-session-id="${sessionId}"] button.session-open`).click();
-    await page.locator(`#session-list li[data-session-id="${sessionId}"].active`).waitFor();
+  await step(`the model picker lists ${model} and preselects ${defaultModel}`, async () => {
+    const select = page.locator("#model-select");
+    await select.locator(`option[value="${model}"]`).waitFor({ state: "attached" });
+    await select.locator(`option[value="${defaultModel}"]`).waitFor({ state: "attached" });
+    const first = await select.locator("option").first().evaluate((o) => [o.value, o.textContent]);
+    if (first[0] !== "" || first[1] !== "default") throw new Error(`the first option is ${JSON.stringify(first)}`);
+    const chosen = await select.inputValue();
+    if (chosen !== defaultModel) throw new Error(`"${chosen}" is preselected`);
+    const title = await select.getAttribute("title");
+    if (title) throw new Error(`the picker notes a failure: ${title}`);
+  });
+  let sessionId = null;
+  await step(`start a hierarchical session of ${model} from the page`, async () => {
+    await page.selectOption("#model-select", model);
+    await page.selectOption("#strategy-select", "hierarchical");
+    await page.click("#new-session");
+    const active = page.locator("#session-list li[data-session-id].active");
+    await active.waitFor();
+    sessionId = await active.getAttribute("data-session-id");
+    const shown = (await active.locator(".session-model").innerText()).trim();
+    if (shown !== model) throw new Error(`the new session's model is "${shown}"`);
     await page.locator('#connection[data-state="open"]').waitFor();
   });
   await step("type and send the prompt", async () => {
