@@ -198,6 +198,7 @@ impl Session {
             },
             sink: Arc::downgrade(&sink),
             children: ChildBuses::default(),
+            pending: runner.pending.clone(),
         };
         Ok((
             handle,
@@ -223,6 +224,9 @@ pub struct SessionHandle {
     sink: std::sync::Weak<EventSink>,
     /// The live buses of the session's running child sessions (an orchestrated run's agents).
     children: ChildBuses,
+    /// The session's permission requests waiting for an answer, where an orchestrated run
+    /// also puts the questions of its agents that it asks its front end.
+    pending: PendingPermissions,
 }
 
 /// The session's live event bus: any number of extra watchers (the terminal UI's panes, the
@@ -309,6 +313,11 @@ impl SessionHandle {
             return Some(self.bus());
         }
         self.children.get(session)
+    }
+
+    /// The session's waiting permission requests (an orchestrated run adds its agents').
+    pub(crate) fn pending_permissions(&self) -> PendingPermissions {
+        self.pending.clone()
     }
 
     /// Where an orchestrated run registers its agents' buses (see [`ChildBuses`]).
@@ -458,6 +467,15 @@ async fn run_turn(
 pub(crate) struct PendingPermissions(
     Arc<Mutex<HashMap<String, oneshot::Sender<PermissionDecision>>>>,
 );
+
+impl std::fmt::Debug for PendingPermissions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let waiting = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("PendingPermissions")
+            .field("waiting", &waiting)
+            .finish()
+    }
+}
 
 impl PendingPermissions {
     pub(crate) fn insert(&self, request_id: &str) -> oneshot::Receiver<PermissionDecision> {

@@ -618,3 +618,74 @@ async fn sigterm_ends_open_streams_and_cancels_the_running_turn_which_stays_resu
     let view = api.get_json(&format!("/api/sessions/{id}")).await;
     assert_eq!(view["running"], false, "{view}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_permission_question_is_answered_through_the_runs_session() {
+    let project = Project::new();
+    let server = serve(vec![
+        Turn::new()
+            .with_tool_call(code_mesh_testkit::ToolCall::new(
+                "delegate",
+                json!({"tasks": [{"id": "a", "description": "write the notes", "agent": "coder"}]}),
+            ))
+            .for_agent("coordinator"),
+        Turn::new()
+            .with_tool_call(code_mesh_testkit::ToolCall::new(
+                "write",
+                json!({"path": "notes.txt", "content": "agreed\n"}),
+            ))
+            .for_agent("coder"),
+        Turn::reply("Wrote the notes.")
+            .for_agent("coder")
+            .expect_tool_result_contains("notes.txt"),
+        Turn::reply("All done.").for_agent("coordinator"),
+    ]);
+    let token = "agent-question-token-0123456789";
+    let served = Served::start(&project, Some(&server.base_url()), &["--token", token]);
+    let api = served.api(token);
+    let run = api
+        .create_session(json!({"strategy": "hierarchical"}))
+        .await;
+    let mut stream = api.stream(&run).await;
+    assert_eq!(api.prompt(&run, "take notes").await.status(), 202);
+    let asked =
+        read_events_until(&mut stream, |event| event["type"] == "permission_requested").await;
+    let question = asked.last().unwrap().clone();
+    let request_id = question["request_id"].as_str().unwrap().to_owned();
+    assert!(
+        question["summary"].as_str().unwrap().contains("(coder)"),
+        "{question}"
+    );
+    assert!(!project.dir().join("notes.txt").exists());
+    // The run's view lists the question, and answering it lets the agent write.
+    let view = api.get_json(&format!("/api/sessions/{run}")).await;
+    assert_eq!(
+        view["pending_permissions"][0]["request_id"], request_id,
+        "{view}"
+    );
+    let answered = api
+        .post_json(
+            &format!("/api/sessions/{run}/permissions/{request_id}"),
+            json!({"decision": "allow_once"}),
+        )
+        .await;
+    assert_eq!(answered.status(), 204);
+    let rest = read_events_until(&mut stream, |event| event["type"] == "turn_finished").await;
+    assert_eq!(rest.last().unwrap()["reason"], "completed", "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|event| event["type"] == "permission_decided"
+                && event["request_id"] == request_id.as_str()
+                && event["source"] == "user"),
+        "{rest:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.dir().join("notes.txt")).unwrap(),
+        "agreed\n"
+    );
+    drop(stream);
+    drop(api);
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_verified(&server);
+}

@@ -4,12 +4,15 @@
 use std::sync::Arc;
 
 use code_mesh_protocol::{
-    AgentId, AgentInfo, AgentOutcome, ErrorCode, EventKind, Op, PermissionDecision, Role, TaskInfo,
-    TurnEndReason, Usage,
+    AgentId, AgentInfo, AgentOutcome, ErrorCode, EventKind, Op, PermissionDecision,
+    PermissionSource, Role, TaskInfo, TurnEndReason, Usage,
 };
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
-use super::{AgentExtras, Orchestra, describe_duration};
+use super::{AgentExtras, AgentQuestion, Orchestra, describe_duration};
 use crate::{Session, SessionDriver, SessionHandle, SessionStart};
 
 /// How an agent's attempt at a task ended.
@@ -163,12 +166,31 @@ impl LiveAgent {
     }
 
     /// One user turn with `prompt`, until it ends, `cancel` fires (the turn is cancelled and
-    /// its tools stop) or the run's timeout passes.
+    /// its tools stop) or the run's timeout passes. The agent's permission questions go to
+    /// the run's front end (see [`Orchestra::ask_for_agent`]); those still open when the turn
+    /// ends are taken back.
     pub(crate) async fn turn(
         &mut self,
         orchestra: &Orchestra,
         prompt: String,
         cancel: &CancellationToken,
+    ) -> AgentEnd {
+        let mut asked = AskedQuestions::default();
+        let end = self
+            .turn_until_end(orchestra, prompt, cancel, &mut asked)
+            .await;
+        for question in asked.open {
+            orchestra.withdraw_question(&self.id, &question.run_request, &question.call_id);
+        }
+        end
+    }
+
+    async fn turn_until_end(
+        &mut self,
+        orchestra: &Orchestra,
+        prompt: String,
+        cancel: &CancellationToken,
+        asked: &mut AskedQuestions,
     ) -> AgentEnd {
         let mut last_error: Option<(ErrorCode, String)> = None;
         let mut stopped: Option<AgentEnd> = None;
@@ -183,6 +205,10 @@ impl LiveAgent {
             let event = tokio::select! {
                 biased;
                 event = self.handle.next_event() => event,
+                Some(answer) = asked.answers.next(), if !asked.answers.is_empty() => {
+                    self.pass_on(orchestra, asked, answer);
+                    continue;
+                }
                 () = cancel.cancelled(), if stopped.is_none() => {
                     stopped = Some(AgentEnd::Cancelled);
                     let _ = self.handle.submit(Op::Cancel);
@@ -214,23 +240,41 @@ impl LiveAgent {
                 EventKind::Error { code, message, .. } => last_error = Some((code, message)),
                 EventKind::PermissionRequested {
                     request_id,
+                    call_id,
                     tool,
+                    kind,
                     summary,
-                    ..
                 } => {
-                    // Nobody can answer an agent's question yet: deny, and say so in the run.
-                    let _ = self.handle.submit(Op::PermissionReply {
-                        request_id,
-                        decision: PermissionDecision::Deny,
-                    });
-                    orchestra
-                        .emit(EventKind::Warning {
-                            message: format!(
-                                "{} [{}] was denied `{tool}` ({summary}): agents cannot ask for permission; pass --yes or allow it with a `[permissions]` rule",
-                                self.task.id, self.task.agent
-                            ),
-                        })
-                        .await;
+                    let question = AgentQuestion {
+                        request_id: request_id.clone(),
+                        call_id: call_id.clone(),
+                        tool,
+                        kind,
+                        summary,
+                    };
+                    match orchestra.ask_for_agent(&self.id, &self.task.agent, question) {
+                        Some((run_request, answer)) => {
+                            asked.open.push(OpenQuestion {
+                                run_request: run_request.clone(),
+                                call_id: call_id.clone(),
+                            });
+                            asked.answers.push(Box::pin(async move {
+                                Answer {
+                                    agent_request: request_id,
+                                    run_request,
+                                    call_id,
+                                    decision: answer.await.ok(),
+                                }
+                            }));
+                        }
+                        // No run session to ask through (not open yet): nobody can answer.
+                        None => {
+                            let _ = self.handle.submit(Op::PermissionReply {
+                                request_id,
+                                decision: PermissionDecision::Deny,
+                            });
+                        }
+                    }
                 }
                 EventKind::TurnFinished { reason, .. } => {
                     if let Some(stopped) = stopped.take() {
@@ -261,6 +305,31 @@ impl LiveAgent {
                 _ => {}
             }
         }
+    }
+
+    /// Hands the run's answer to one of the agent's questions back to the agent's session, and
+    /// closes the question in the run's session. A question whose answer was dropped unsent
+    /// (its run's turn ended) is denied.
+    fn pass_on(&self, orchestra: &Orchestra, asked: &mut AskedQuestions, answer: Answer) {
+        asked
+            .open
+            .retain(|question| question.run_request != answer.run_request);
+        let (decision, source) = match answer.decision {
+            Some(decision) => (decision, PermissionSource::User),
+            None => (PermissionDecision::Deny, PermissionSource::NoOneToAsk),
+        };
+        let _ = self.handle.submit(Op::PermissionReply {
+            request_id: answer.agent_request,
+            decision,
+        });
+        orchestra.queue(super::Emission::Event(EventKind::PermissionDecided {
+            request_id: answer.run_request,
+            call_id: format!("{}.{}", self.id, answer.call_id),
+            decision,
+            source,
+            rule: None,
+            remembered: Vec::new(),
+        }));
     }
 
     /// Asks the agent's session to stop; its driver then returns.
@@ -295,4 +364,25 @@ impl LiveAgent {
             .await;
         AgentRun { end, outcome }
     }
+}
+
+/// The permission questions an agent's turn put to the run's front end.
+#[derive(Default)]
+struct AskedQuestions {
+    /// Not answered yet.
+    open: Vec<OpenQuestion>,
+    answers: FuturesUnordered<BoxFuture<'static, Answer>>,
+}
+
+struct OpenQuestion {
+    run_request: String,
+    call_id: String,
+}
+
+/// The run's answer to one of the agent's questions; `None` when it will never come.
+struct Answer {
+    agent_request: String,
+    run_request: String,
+    call_id: String,
+    decision: Option<PermissionDecision>,
 }

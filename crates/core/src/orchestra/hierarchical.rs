@@ -12,7 +12,6 @@ use super::delegate::DelegateTool;
 use super::{
     AgentExtras, Orchestra, OrchestraDriver, OrchestraError, OrchestraSettings, scheduler,
 };
-use crate::EngineError;
 use crate::{Session, SessionConfig, SessionHandle, SessionStart, Store, ToolRegistry};
 
 /// Opens hierarchical runs.
@@ -59,8 +58,7 @@ impl Hierarchical {
         let model = coordinator.model.clone();
         let (handle, session) = Session::open(store, coordinator_tools, coordinator, start).await?;
         // The driver (not yet running) holds the sink, so it is there.
-        let sink = handle.sink().ok_or(EngineError::Closed)?;
-        orchestra.attach(handle.id().clone(), sink, handle.child_buses());
+        orchestra.attach(&handle)?;
         orchestra
             .emit_now(EventKind::AgentSpawned {
                 agent: AgentInfo {

@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use code_mesh_protocol::{AgentId, AgentProfile, EventKind, SessionId};
+use code_mesh_protocol::{
+    AgentId, AgentProfile, EventKind, PermissionDecision, SessionId, ToolKind,
+};
 use futures::future::BoxFuture;
 
 use crate::events::EventSink;
@@ -147,8 +149,9 @@ pub(crate) struct Orchestra {
     pub(crate) profiles: BTreeMap<String, AgentProfile>,
     pub(crate) settings: OrchestraSettings,
     pub(crate) graph: Mutex<TaskGraph>,
-    /// The run's session, set once it is open, with where its agents' live buses go.
-    run: OnceLock<(SessionId, Arc<EventSink>, ChildBuses)>,
+    /// The run's session, set once it is open, with where its agents' live buses go and its
+    /// waiting permission requests (where agents' questions are put for the front end).
+    run: OnceLock<RunSession>,
     /// The run's top agent (the hierarchical Coordinator), parent of every other agent; `None`
     /// when the run itself hands out the work (pipeline, mesh, swarm).
     pub(crate) top: Option<AgentId>,
@@ -168,6 +171,23 @@ pub(crate) struct Orchestra {
 /// agents at once). So nothing of the orchestra writes to the sink itself: it queues, and
 /// one emitter writes in order. Replies to `delegate` go through the same queue, so the
 /// Coordinator continues only after the events of the tasks it waited for are written.
+/// An agent's permission question, as its own session asked it.
+pub(crate) struct AgentQuestion {
+    pub(crate) request_id: String,
+    pub(crate) call_id: String,
+    pub(crate) tool: String,
+    pub(crate) kind: ToolKind,
+    pub(crate) summary: String,
+}
+
+/// The run's session as the orchestra reaches it.
+struct RunSession {
+    id: SessionId,
+    sink: Arc<EventSink>,
+    children: ChildBuses,
+    pending: crate::session::PendingPermissions,
+}
+
 pub(crate) enum Emission {
     Event(EventKind),
     Usage(code_mesh_protocol::Usage),
@@ -204,28 +224,71 @@ impl Orchestra {
         }
     }
 
-    pub(crate) fn attach(&self, session: SessionId, sink: Arc<EventSink>, children: ChildBuses) {
-        let _ = self.run.set((session, sink, children));
+    /// Ties the orchestra to the run's session, once it is open.
+    pub(crate) fn attach(&self, handle: &crate::SessionHandle) -> Result<(), EngineError> {
+        let sink = handle.sink().ok_or(EngineError::Closed)?;
+        let _ = self.run.set(RunSession {
+            id: handle.id().clone(),
+            sink,
+            children: handle.child_buses(),
+            pending: handle.pending_permissions(),
+        });
+        Ok(())
+    }
+
+    /// Asks the run's front end an agent's permission question: the request is re-issued in
+    /// the run's session as `permission_requested` with ids prefixed by the agent's
+    /// (`agent_2.perm_1_1`, so they clash with no other call or request of the run), and its
+    /// summary naming the agent. Returns the run's request id and where its answer arrives;
+    /// `None` before the run's session is open.
+    pub(crate) fn ask_for_agent(
+        &self,
+        agent: &AgentId,
+        profile: &str,
+        question: AgentQuestion,
+    ) -> Option<(String, tokio::sync::oneshot::Receiver<PermissionDecision>)> {
+        let run = self.run.get()?;
+        let request_id = format!("{agent}.{}", question.request_id);
+        let answer = run.pending.insert(&request_id);
+        self.queue(Emission::Event(EventKind::PermissionRequested {
+            request_id: request_id.clone(),
+            call_id: format!("{agent}.{}", question.call_id),
+            tool: question.tool,
+            kind: question.kind,
+            summary: format!("{agent} ({profile}): {}", question.summary),
+        }));
+        Some((request_id, answer))
+    }
+
+    /// Takes back a question an agent no longer waits on (it stopped first), closing it in the
+    /// run's session.
+    pub(crate) fn withdraw_question(&self, agent: &AgentId, request_id: &str, call_id: &str) {
+        if let Some(run) = self.run.get() {
+            run.pending.remove(request_id);
+        }
+        self.queue(Emission::Event(EventKind::PermissionDecided {
+            request_id: request_id.to_owned(),
+            call_id: format!("{agent}.{call_id}"),
+            decision: PermissionDecision::Deny,
+            source: code_mesh_protocol::PermissionSource::NoOneToAsk,
+            rule: None,
+            remembered: Vec::new(),
+        }));
     }
 
     /// Lets watchers of the run's session follow an agent's session live, until the returned
     /// registration is dropped (see [`crate::SessionHandle::watch_session`]).
     pub(crate) fn watch_child(&self, bus: crate::EventBus) -> Option<ChildBusRegistration> {
-        self.run
-            .get()
-            .map(|(_, _, children)| children.register(bus))
+        self.run.get().map(|run| run.children.register(bus))
     }
 
     /// The run's session id (empty before it is open, which no caller sees).
     pub(crate) fn run_session(&self) -> SessionId {
-        self.run
-            .get()
-            .map(|(id, ..)| id.clone())
-            .unwrap_or_default()
+        self.run.get().map(|run| run.id.clone()).unwrap_or_default()
     }
 
     pub(crate) fn sink(&self) -> Option<&Arc<EventSink>> {
-        self.run.get().map(|(_, sink, _)| sink)
+        self.run.get().map(|run| &run.sink)
     }
 
     /// Queues an event for the run's session (see [`Emission`]).
@@ -453,8 +516,7 @@ pub(crate) async fn open_strategy_run(
     let (handle, session) =
         crate::Session::open_with(store, ToolRegistry::default(), config, start, Some(turn))
             .await?;
-    let sink = handle.sink().ok_or(EngineError::Closed)?;
-    orchestra.attach(handle.id().clone(), sink, handle.child_buses());
+    orchestra.attach(&handle)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     // The session's end stops the emitter once it has written what is left; the strategy
     // flushes it before each turn ends.

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use code_mesh_core::orchestra::{Hierarchical, OrchestraSettings};
 use code_mesh_core::{SessionStart, Store};
-use code_mesh_protocol::{AgentProfile, Event, EventKind, Op, SessionId, TurnEndReason};
+use code_mesh_protocol::{
+    AgentProfile, Event, EventKind, Op, PermissionDecision, PermissionSource, SessionId,
+    TurnEndReason,
+};
 use pretty_assertions::assert_eq;
 
 use crate::routed::*;
@@ -588,4 +591,138 @@ async fn two_agents_at_once_never_deadlock_on_the_runs_events_when_the_store_sus
         );
         run.finish().await;
     }
+}
+
+/// A run where the coder asks to use the `log` write tool, nothing approving it in advance.
+async fn asking_run(log: Arc<std::sync::Mutex<Vec<String>>>) -> Run {
+    let provider = script(vec![
+        tool_step(
+            "coordinator",
+            "d1",
+            "delegate",
+            r#"{"tasks": [{"id": "a", "description": "log it", "agent": "coder"}]}"#,
+        ),
+        tool_step("coder", "call_1", "log", r#"{"entry":"from the coder"}"#),
+        answer("coder", "logged"),
+        answer("coordinator", "Done."),
+    ]);
+    let store = memory_store();
+    let opened = Hierarchical::open(
+        store.clone(),
+        tools(None, log),
+        config(provider, false),
+        SessionStart::New,
+        settings(profiles(), 4, ManualTimer::new()),
+    )
+    .await
+    .unwrap();
+    Run::spawn(store, opened)
+}
+
+#[tokio::test]
+async fn an_agents_permission_question_is_asked_in_the_run_and_its_answer_reaches_the_agent() {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut run = asking_run(log.clone()).await;
+    run.handle
+        .submit(Op::UserTurn {
+            text: "log something".into(),
+        })
+        .unwrap();
+    let asked = run
+        .until(|e| matches!(e.kind, EventKind::PermissionRequested { .. }))
+        .await;
+    let Some(EventKind::PermissionRequested {
+        request_id,
+        call_id,
+        tool,
+        summary,
+        ..
+    }) = asked.last().map(|e| e.kind.clone())
+    else {
+        unreachable!()
+    };
+    // Ids carry the agent's, so they clash with nothing else of the run.
+    assert!(request_id.starts_with("agent_2."), "{request_id}");
+    assert_eq!(call_id, "agent_2.call_1");
+    assert_eq!(tool, "log");
+    assert!(summary.starts_with("agent_2 (coder): "), "{summary}");
+    assert!(log.lock().unwrap().is_empty(), "ran before it was allowed");
+
+    run.handle
+        .submit(Op::PermissionReply {
+            request_id: request_id.clone(),
+            decision: PermissionDecision::AllowOnce,
+        })
+        .unwrap();
+    let rest = run
+        .until(|e| matches!(e.kind, EventKind::TurnFinished { .. }))
+        .await;
+    assert_eq!(*log.lock().unwrap(), ["from the coder"]);
+    let decided = rest
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::PermissionDecided {
+                request_id: id,
+                decision,
+                source,
+                ..
+            } if *id == request_id => Some((*decision, *source)),
+            _ => None,
+        })
+        .expect("the run's question was never closed");
+    assert_eq!(
+        decided,
+        (PermissionDecision::AllowOnce, PermissionSource::User)
+    );
+    assert!(matches!(
+        rest.last().map(|e| &e.kind),
+        Some(EventKind::TurnFinished {
+            reason: TurnEndReason::Completed,
+            ..
+        })
+    ));
+    // The agent's own session records the answer as the user's.
+    let agent_session = run
+        .store
+        .child_sessions(run.handle.id())
+        .await
+        .unwrap()
+        .remove(0);
+    let agent_events = run.store.events(&agent_session.id).await.unwrap();
+    assert!(agent_events.iter().any(|e| matches!(
+        e.kind,
+        EventKind::PermissionDecided {
+            decision: PermissionDecision::AllowOnce,
+            source: PermissionSource::User,
+            ..
+        }
+    )));
+}
+
+#[tokio::test]
+async fn a_denied_agent_question_fails_the_agents_tool_call() {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut run = asking_run(log.clone()).await;
+    run.handle
+        .submit(Op::UserTurn {
+            text: "log something".into(),
+        })
+        .unwrap();
+    let asked = run
+        .until(|e| matches!(e.kind, EventKind::PermissionRequested { .. }))
+        .await;
+    let Some(EventKind::PermissionRequested { request_id, .. }) =
+        asked.last().map(|e| e.kind.clone())
+    else {
+        unreachable!()
+    };
+    run.handle
+        .submit(Op::PermissionReply {
+            request_id,
+            decision: PermissionDecision::Deny,
+        })
+        .unwrap();
+    run.until(|e| matches!(e.kind, EventKind::TurnFinished { .. }))
+        .await;
+    assert!(log.lock().unwrap().is_empty());
 }
