@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use code_mesh_protocol::{
-    AgentId, AgentInfo, AgentOutcome, ErrorCode, EventKind, Op, PermissionDecision,
-    PermissionSource, Role, TaskInfo, TurnEndReason, Usage,
+    AgentId, AgentInfo, AgentOutcome, ErrorCode, EventKind, Op, PermissionDecision, Role, TaskInfo,
+    TurnEndReason, Usage,
 };
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -179,7 +179,7 @@ impl LiveAgent {
         let end = self
             .turn_until_end(orchestra, prompt, cancel, &mut asked)
             .await;
-        for question in asked.open {
+        for question in asked.open.into_values() {
             orchestra.withdraw_question(&self.id, &question.run_request, &question.call_id);
         }
         end
@@ -238,6 +238,28 @@ impl LiveAgent {
                     }
                 }
                 EventKind::Error { code, message, .. } => last_error = Some((code, message)),
+                EventKind::PermissionDecided {
+                    request_id,
+                    decision,
+                    source,
+                    rule,
+                    remembered,
+                    ..
+                } => {
+                    // How the agent's session settled a question it put to the run closes the
+                    // question there, with what an "allow always" answer now allows.
+                    if let Some(question) = asked.open.remove(&request_id) {
+                        orchestra.forget_question(&question.run_request);
+                        orchestra.queue(super::Emission::Event(EventKind::PermissionDecided {
+                            request_id: question.run_request,
+                            call_id: format!("{}.{}", self.id, question.call_id),
+                            decision,
+                            source,
+                            rule,
+                            remembered,
+                        }));
+                    }
+                }
                 EventKind::PermissionRequested {
                     request_id,
                     call_id,
@@ -254,15 +276,17 @@ impl LiveAgent {
                     };
                     match orchestra.ask_for_agent(&self.id, &self.task.agent, question) {
                         Some((run_request, answer)) => {
-                            asked.open.push(OpenQuestion {
-                                run_request: run_request.clone(),
-                                call_id: call_id.clone(),
-                            });
+                            asked.open.insert(
+                                request_id.clone(),
+                                OpenQuestion {
+                                    run_request: run_request.clone(),
+                                    call_id,
+                                },
+                            );
                             asked.answers.push(Box::pin(async move {
                                 Answer {
                                     agent_request: request_id,
                                     run_request,
-                                    call_id,
                                     decision: answer.await.ok(),
                                 }
                             }));
@@ -307,29 +331,24 @@ impl LiveAgent {
         }
     }
 
-    /// Hands the run's answer to one of the agent's questions back to the agent's session, and
-    /// closes the question in the run's session. A question whose answer was dropped unsent
-    /// (its run's turn ended) is denied.
+    /// Hands the run's answer to one of the agent's questions back to the agent's session;
+    /// its `permission_decided` then closes the question in the run's session. A question whose
+    /// answer will never come (the run's turn ended) is denied and closed here.
     fn pass_on(&self, orchestra: &Orchestra, asked: &mut AskedQuestions, answer: Answer) {
-        asked
-            .open
-            .retain(|question| question.run_request != answer.run_request);
-        let (decision, source) = match answer.decision {
-            Some(decision) => (decision, PermissionSource::User),
-            None => (PermissionDecision::Deny, PermissionSource::NoOneToAsk),
-        };
+        if !asked.open.contains_key(&answer.agent_request) {
+            // The agent's session settled it already (its turn was cancelled).
+            return;
+        }
+        let decision = answer.decision.unwrap_or(PermissionDecision::Deny);
         let _ = self.handle.submit(Op::PermissionReply {
-            request_id: answer.agent_request,
+            request_id: answer.agent_request.clone(),
             decision,
         });
-        orchestra.queue(super::Emission::Event(EventKind::PermissionDecided {
-            request_id: answer.run_request,
-            call_id: format!("{}.{}", self.id, answer.call_id),
-            decision,
-            source,
-            rule: None,
-            remembered: Vec::new(),
-        }));
+        if answer.decision.is_none()
+            && let Some(question) = asked.open.remove(&answer.agent_request)
+        {
+            orchestra.withdraw_question(&self.id, &answer.run_request, &question.call_id);
+        }
     }
 
     /// Asks the agent's session to stop; its driver then returns.
@@ -369,8 +388,8 @@ impl LiveAgent {
 /// The permission questions an agent's turn put to the run's front end.
 #[derive(Default)]
 struct AskedQuestions {
-    /// Not answered yet.
-    open: Vec<OpenQuestion>,
+    /// Not settled yet in the agent's session, by the agent's request id.
+    open: std::collections::HashMap<String, OpenQuestion>,
     answers: FuturesUnordered<BoxFuture<'static, Answer>>,
 }
 
@@ -383,6 +402,5 @@ struct OpenQuestion {
 struct Answer {
     agent_request: String,
     run_request: String,
-    call_id: String,
     decision: Option<PermissionDecision>,
 }

@@ -260,12 +260,18 @@ impl Orchestra {
         Some((request_id, answer))
     }
 
-    /// Takes back a question an agent no longer waits on (it stopped first), closing it in the
-    /// run's session.
-    pub(crate) fn withdraw_question(&self, agent: &AgentId, request_id: &str, call_id: &str) {
+    /// Drops a question of the run's that the agent's session settled (an answer that comes
+    /// later finds nothing waiting).
+    pub(crate) fn forget_question(&self, request_id: &str) {
         if let Some(run) = self.run.get() {
             run.pending.remove(request_id);
         }
+    }
+
+    /// Takes back a question an agent no longer waits on (it stopped first), closing it in the
+    /// run's session.
+    pub(crate) fn withdraw_question(&self, agent: &AgentId, request_id: &str, call_id: &str) {
+        self.forget_question(request_id);
         self.queue(Emission::Event(EventKind::PermissionDecided {
             request_id: request_id.to_owned(),
             call_id: format!("{agent}.{call_id}"),

@@ -726,3 +726,77 @@ async fn a_denied_agent_question_fails_the_agents_tool_call() {
         .await;
     assert!(log.lock().unwrap().is_empty());
 }
+
+/// Waits for the run's question and returns its request id.
+async fn question_of(run: &mut Run) -> String {
+    run.handle
+        .submit(Op::UserTurn {
+            text: "log something".into(),
+        })
+        .unwrap();
+    let asked = run
+        .until(|e| matches!(e.kind, EventKind::PermissionRequested { .. }))
+        .await;
+    match asked.last().map(|e| &e.kind) {
+        Some(EventKind::PermissionRequested { request_id, .. }) => request_id.clone(),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn allow_always_for_an_agent_reports_the_rules_it_remembered_in_the_run() {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut run = asking_run(log.clone()).await;
+    let request_id = question_of(&mut run).await;
+    run.handle
+        .submit(Op::PermissionReply {
+            request_id: request_id.clone(),
+            decision: PermissionDecision::AllowAlways,
+        })
+        .unwrap();
+    let rest = run
+        .until(|e| matches!(e.kind, EventKind::TurnFinished { .. }))
+        .await;
+    let remembered = rest
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::PermissionDecided {
+                request_id: id,
+                remembered,
+                ..
+            } if *id == request_id => Some(remembered.clone()),
+            _ => None,
+        })
+        .expect("the run's question was never closed");
+    assert_eq!(remembered.len(), 1, "{remembered:?}");
+    assert_eq!(remembered[0].tool, "log");
+    assert_eq!(*log.lock().unwrap(), ["from the coder"]);
+}
+
+#[tokio::test]
+async fn a_question_left_open_when_the_run_is_cancelled_is_closed_in_the_run() {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut run = asking_run(log.clone()).await;
+    let request_id = question_of(&mut run).await;
+    run.handle.submit(Op::Cancel).unwrap();
+    // The run's turn ends at once; its agents stop after it, and the question is closed then.
+    let rest = run
+        .until(|e| {
+            matches!(&e.kind, EventKind::PermissionDecided { request_id: id, decision: PermissionDecision::Deny, .. } if *id == request_id)
+        })
+        .await;
+    assert!(
+        rest.iter()
+            .any(|e| matches!(e.kind, EventKind::TurnFinished { .. })),
+        "{:#?}",
+        names(&rest)
+    );
+    assert!(log.lock().unwrap().is_empty());
+    // A late answer finds nothing waiting.
+    run.handle
+        .submit(Op::PermissionReply {
+            request_id,
+            decision: PermissionDecision::AllowOnce,
+        })
+        .unwrap();
+}
