@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::host::{HostError, HostErrorKind};
 
@@ -201,4 +201,77 @@ impl From<code_mesh_core::StoreError> for ApiError {
         api.hint = err.hint();
         api
     }
+}
+
+/// The problem responses routes declare in the OpenAPI document, one type per status, so each
+/// route lists the ones it can answer (`responses((status = 200, …), Unauthorized, NotFound)`).
+/// They are never built: they only describe responses.
+#[allow(dead_code)]
+pub(crate) mod responses {
+    use super::{IntoResponses, Problem};
+
+    /// Bad parameters, or a request that cannot be carried out as asked.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 400,
+        description = "Bad parameters or a request that cannot be",
+        content_type = "application/problem+json"
+    )]
+    pub(crate) struct BadRequest(Problem);
+
+    /// No valid token.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 401,
+        description = "No valid token",
+        content_type = "application/problem+json"
+    )]
+    pub(crate) struct Unauthorized(Problem);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 404,
+        description = "No such session here",
+        content_type = "application/problem+json"
+    )]
+    pub(crate) struct NotFound(Problem);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 409,
+        description = "A turn is running, or the session is a sub-agent's",
+        content_type = "application/problem+json"
+    )]
+    pub(crate) struct Conflict(Problem);
+
+    /// What a JSON body can be refused for: too large, not JSON, or not the route's shape.
+    #[derive(IntoResponses)]
+    pub(crate) enum BodyRefused {
+        #[response(
+            status = 413,
+            description = "Body too large",
+            content_type = "application/problem+json"
+        )]
+        TooLarge(Problem),
+        #[response(
+            status = 415,
+            description = "Body not JSON",
+            content_type = "application/problem+json"
+        )]
+        NotJson(Problem),
+        #[response(
+            status = 422,
+            description = "Body does not fit",
+            content_type = "application/problem+json"
+        )]
+        WrongShape(Problem),
+    }
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 503,
+        description = "The store failed, or the session could not be opened",
+        content_type = "application/problem+json"
+    )]
+    pub(crate) struct Unavailable(Problem);
 }

@@ -21,6 +21,8 @@ use crate::routes::{meta, sessions, streams};
         streams::session_stream, streams::global_stream, streams::session_ws,
         meta::health, meta::models, meta::config, meta::openapi,
     ),
+    // The problem responses refer to `Problem` without collecting it (see `error::responses`).
+    components(schemas(crate::error::Problem, crate::error::ProblemCode)),
     modifiers(&BearerAuth),
     tags(
         (name = "sessions", description = "Sessions and multi-agent runs"),

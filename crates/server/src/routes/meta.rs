@@ -9,7 +9,8 @@ use code_mesh_protocol::ModelListing;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::error::responses::{Unauthorized, Unavailable};
 use crate::state::AppState;
 
 /// The server is up.
@@ -35,8 +36,8 @@ pub(crate) async fn health() -> Json<Health> {
 #[utoipa::path(get, path = "/api/models", tag = "meta",
     responses(
         (status = 200, description = "The models", body = Vec<ModelListing>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The model list could not be read", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn models(
@@ -49,7 +50,7 @@ pub(crate) async fn models(
 #[utoipa::path(get, path = "/api/config", tag = "meta",
     responses(
         (status = 200, description = "The configuration", body = Object),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {

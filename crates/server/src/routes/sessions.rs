@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::body::{JsonBody, OptionalJsonBody, PathParams, QueryParams};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::error::responses::{
+    BadRequest, BodyRefused, Conflict, NotFound, Unauthorized, Unavailable,
+};
 use crate::host::OpenRequest;
 use crate::state::AppState;
 
@@ -109,9 +112,9 @@ pub(crate) struct PermissionPath {
 #[utoipa::path(get, path = "/api/sessions", tag = "sessions", params(ListQuery),
     responses(
         (status = 200, description = "The sessions", body = Vec<SessionInfo>),
-        (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn list(
@@ -130,12 +133,10 @@ pub(crate) async fn list(
 #[utoipa::path(post, path = "/api/sessions", tag = "sessions", request_body(content = Option<CreateSession>, content_type = "application/json"),
     responses(
         (status = 201, description = "The new session", body = SessionView),
-        (status = 400, description = "A bad model or strategy", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body does not fit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The session could not be opened", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        BodyRefused,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn create(
@@ -160,9 +161,9 @@ pub(crate) async fn create(
 #[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "A session id")),
     responses(
         (status = 200, description = "The session", body = SessionView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn get(
@@ -191,9 +192,9 @@ async fn view(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
 #[utoipa::path(delete, path = "/api/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "A session id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn delete(
@@ -217,13 +218,11 @@ pub(crate) async fn delete(
     request_body(content = Option<ForkSession>, content_type = "application/json"),
     responses(
         (status = 201, description = "The new session", body = SessionInfo),
-        (status = 400, description = "A bad fork point", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body does not fit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        BodyRefused,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn fork(
@@ -247,9 +246,9 @@ pub(crate) async fn fork(
 #[utoipa::path(get, path = "/api/sessions/{id}/messages", tag = "messages", params(("id" = String, Path, description = "A session id")),
     responses(
         (status = 200, description = "The messages", body = Vec<Message>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn messages(
@@ -265,14 +264,12 @@ pub(crate) async fn messages(
     request_body(content = PostMessage, content_type = "application/json"),
     responses(
         (status = 202, description = "The turn started", body = Accepted),
-        (status = 400, description = "An empty prompt or bad JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A turn is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body does not fit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The session could not be opened", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        Conflict,
+        BodyRefused,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn post_message(
@@ -295,10 +292,10 @@ pub(crate) async fn post_message(
 #[utoipa::path(get, path = "/api/sessions/{id}/events", tag = "events", params(("id" = String, Path, description = "A session id"), EventsQuery),
     responses(
         (status = 200, description = "The events", body = Vec<Event>),
-        (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn events(
@@ -319,9 +316,9 @@ pub(crate) async fn events(
 #[utoipa::path(post, path = "/api/sessions/{id}/abort", tag = "messages", params(("id" = String, Path, description = "A session id")),
     responses(
         (status = 202, description = "Cancelling", body = Accepted),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn abort(
@@ -345,13 +342,11 @@ pub(crate) async fn abort(
     request_body(content = PermissionAnswer, content_type = "application/json"),
     responses(
         (status = 204, description = "Answered"),
-        (status = 400, description = "Bad JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session, or no such request waiting", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body does not fit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        BodyRefused,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn answer_permission(
@@ -376,9 +371,9 @@ pub(crate) async fn answer_permission(
 #[utoipa::path(get, path = "/api/sessions/{id}/agents", tag = "sessions", params(("id" = String, Path, description = "A session id")),
     responses(
         (status = 200, description = "The run's agents and tasks", body = RunAgents),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn agents(

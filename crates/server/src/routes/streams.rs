@@ -16,7 +16,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::body::{PathParams, QueryParams};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::error::responses::{BadRequest, NotFound, Unauthorized, Unavailable};
 use crate::routes::sessions::{SessionPath, apply_op};
 use crate::state::AppState;
 use crate::stream::{self, GlobalItem, StreamError};
@@ -46,10 +47,10 @@ pub struct StreamQuery {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq")),
     responses(
         (status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream"),
-        (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn session_stream(
@@ -88,8 +89,8 @@ pub struct GlobalStreamQuery {
 #[utoipa::path(get, path = "/api/events", tag = "events", params(GlobalStreamQuery),
     responses(
         (status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream"),
-        (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn global_stream(
@@ -116,10 +117,10 @@ pub(crate) async fn global_stream(
     params(("id" = String, Path, description = "A session id"), StreamQuery),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade, or bad parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session here", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store failed", body = Problem, content_type = "application/problem+json"),
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        Unavailable,
     ),
     security(("bearer" = [])))]
 pub(crate) async fn session_ws(

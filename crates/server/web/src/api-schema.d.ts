@@ -970,7 +970,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description Bad parameters */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1037,7 +1037,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The model list could not be read */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1069,7 +1069,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionInfo"][];
                 };
             };
-            /** @description Bad parameters */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1087,7 +1087,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1120,7 +1120,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionView"];
                 };
             };
-            /** @description A bad model or strategy */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1165,7 +1165,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The session could not be opened */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1215,7 +1215,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1263,7 +1263,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1313,7 +1313,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1363,7 +1363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1400,7 +1400,7 @@ export interface operations {
                     "application/json": components["schemas"]["Event"][];
                 };
             };
-            /** @description Bad parameters */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1427,7 +1427,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1463,7 +1463,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionInfo"];
                 };
             };
-            /** @description A bad fork point */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1517,7 +1517,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1567,7 +1567,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1603,7 +1603,7 @@ export interface operations {
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
-            /** @description An empty prompt or bad JSON */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1630,7 +1630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A turn is running */
+            /** @description A turn is running, or the session is a sub-agent's */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1666,7 +1666,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The session could not be opened */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1702,7 +1702,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad JSON */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1720,7 +1720,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such session, or no such request waiting */
+            /** @description No such session here */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1756,7 +1756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1796,7 +1796,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description Bad parameters */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1823,7 +1823,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1858,7 +1858,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not a WebSocket upgrade, or bad parameters */
+            /** @description Bad parameters or a request that cannot be */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1885,7 +1885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store failed */
+            /** @description The store failed, or the session could not be opened */
             503: {
                 headers: {
                     [name: string]: unknown;
