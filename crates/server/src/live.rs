@@ -50,7 +50,7 @@ pub struct SessionSlot {
     state: Mutex<SlotState>,
     /// Held while the engine opens or stops, so a session never has two engines (a resume
     /// waits for the old driver to end), and the slot is never dropped meanwhile.
-    lifecycle: tokio::sync::Mutex<()>,
+    lifecycle: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
@@ -134,7 +134,7 @@ impl LiveSessions {
                     id: id.clone(),
                     frames: broadcast::channel(STREAM_BUFFER).0,
                     state: Mutex::new(SlotState::default()),
-                    lifecycle: tokio::sync::Mutex::new(()),
+                    lifecycle: Arc::new(tokio::sync::Mutex::new(())),
                 })
             })
             .clone()
@@ -163,10 +163,27 @@ impl LiveSessions {
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(id.clone(), strategy);
         }
-        let slot = self.slot(&id);
-        let _lifecycle = slot.lifecycle.lock().await;
+        let (slot, _lifecycle) = self.locked_slot(&id).await;
         self.attach(&slot, opened.handle, opened.driver);
-        Ok(slot.clone())
+        Ok(slot)
+    }
+
+    /// The slot of `id` with its lifecycle lock held. A slot released between being found and
+    /// being locked is not the registry's any more, so the search starts again.
+    async fn locked_slot(
+        &self,
+        id: &SessionId,
+    ) -> (Arc<SessionSlot>, tokio::sync::OwnedMutexGuard<()>) {
+        loop {
+            let slot = self.slot(id);
+            let guard = slot.lifecycle.clone().lock_owned().await;
+            if self
+                .existing(id)
+                .is_some_and(|current| Arc::ptr_eq(&current, &slot))
+            {
+                return (slot, guard);
+            }
+        }
     }
 
     /// The slot of stored session `id` with its engine running, resuming it when needed.
@@ -177,10 +194,9 @@ impl LiveSessions {
         if let Some(slot) = self.existing(id).filter(|slot| slot.is_open()) {
             return Ok(slot);
         }
-        let slot = self.slot(id);
-        let _lifecycle = slot.lifecycle.lock().await;
+        let (slot, lifecycle) = self.locked_slot(id).await;
         if slot.is_open() {
-            return Ok(slot.clone());
+            return Ok(slot);
         }
         let strategy = self
             .strategies
@@ -195,9 +211,18 @@ impl LiveSessions {
                 model: None,
                 strategy,
             })
-            .await?;
-        self.attach(&slot, opened.handle, opened.driver);
-        Ok(slot.clone())
+            .await;
+        match opened {
+            Ok(opened) => {
+                self.attach(&slot, opened.handle, opened.driver);
+                Ok(slot)
+            }
+            Err(err) => {
+                drop(lifecycle);
+                self.release_if_idle(id);
+                Err(err.into())
+            }
+        }
     }
 
     /// Links an opened engine to `slot` (whose lifecycle lock the caller holds) and starts its
