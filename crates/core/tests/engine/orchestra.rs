@@ -623,21 +623,13 @@ async fn asking_run(log: Arc<std::sync::Mutex<Vec<String>>>) -> Run {
 async fn an_agents_permission_question_is_asked_in_the_run_and_its_answer_reaches_the_agent() {
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut run = asking_run(log.clone()).await;
-    run.handle
-        .submit(Op::UserTurn {
-            text: "log something".into(),
-        })
-        .unwrap();
-    let asked = run
-        .until(|e| matches!(e.kind, EventKind::PermissionRequested { .. }))
-        .await;
-    let Some(EventKind::PermissionRequested {
+    let EventKind::PermissionRequested {
         request_id,
         call_id,
         tool,
         summary,
         ..
-    }) = asked.last().map(|e| e.kind.clone())
+    } = asked_question(&mut run).await
     else {
         unreachable!()
     };
@@ -703,19 +695,7 @@ async fn an_agents_permission_question_is_asked_in_the_run_and_its_answer_reache
 async fn a_denied_agent_question_fails_the_agents_tool_call() {
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut run = asking_run(log.clone()).await;
-    run.handle
-        .submit(Op::UserTurn {
-            text: "log something".into(),
-        })
-        .unwrap();
-    let asked = run
-        .until(|e| matches!(e.kind, EventKind::PermissionRequested { .. }))
-        .await;
-    let Some(EventKind::PermissionRequested { request_id, .. }) =
-        asked.last().map(|e| e.kind.clone())
-    else {
-        unreachable!()
-    };
+    let request_id = question_of(&mut run).await;
     run.handle
         .submit(Op::PermissionReply {
             request_id,
@@ -727,8 +707,8 @@ async fn a_denied_agent_question_fails_the_agents_tool_call() {
     assert!(log.lock().unwrap().is_empty());
 }
 
-/// Waits for the run's question and returns its request id.
-async fn question_of(run: &mut Run) -> String {
+/// Starts the run's turn and waits for the question it asks (a `permission_requested`).
+async fn asked_question(run: &mut Run) -> EventKind {
     run.handle
         .submit(Op::UserTurn {
             text: "log something".into(),
@@ -737,8 +717,13 @@ async fn question_of(run: &mut Run) -> String {
     let asked = run
         .until(|e| matches!(e.kind, EventKind::PermissionRequested { .. }))
         .await;
-    match asked.last().map(|e| &e.kind) {
-        Some(EventKind::PermissionRequested { request_id, .. }) => request_id.clone(),
+    asked.last().map(|e| e.kind.clone()).unwrap()
+}
+
+/// Starts the run's turn and returns the request id of the question it asks.
+async fn question_of(run: &mut Run) -> String {
+    match asked_question(run).await {
+        EventKind::PermissionRequested { request_id, .. } => request_id,
         _ => unreachable!(),
     }
 }
